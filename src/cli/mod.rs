@@ -1,0 +1,81 @@
+//! The `biotz` command line.
+
+mod accounts;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseArgs, LogArgs, ServeArgs, ServeSettings};
+use crate::startup::{Application, shutdown_signal};
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "biotz",
+    version,
+    about = "Biotz IoT Webhooks: signed, retried, logged webhook delivery for IoT alarms"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Web UI + JSON API + dispatcher in one process (migrations are applied first)
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Check one signed webhook body: exit 0 if valid, 1 with the reason if not
+    Verify(verify::VerifyArgs),
+    /// Manage users
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(accounts::TokenCommand),
+}
+
+/// Runs the command; the exit code is the process's.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = ServeSettings::from_args(&args)?;
+            telemetry::init(LogFormat::parse(&args.log.log_format).unwrap_or(LogFormat::Pretty));
+            let app = Application::build(settings).await?;
+            tracing::info!(
+                port = app.port(),
+                database = app.store().backend(),
+                "serving"
+            );
+            if let Some(link) = app.setup_link() {
+                println!(
+                    "No users yet. Open this one-time link to create the first organization and administrator:"
+                );
+                println!("  {link}");
+            }
+            app.run_until_stopped(shutdown_signal()).await?;
+            Ok(0)
+        }
+        Command::Migrate { database, log } => {
+            let settings = crate::config::DatabaseSettings::from_args(&database)?;
+            telemetry::init(LogFormat::parse(&log.log_format).unwrap_or(LogFormat::Pretty));
+            let store = crate::startup::open_store(&settings).await?;
+            println!(
+                "migrations applied to {} ({})",
+                settings.url,
+                store.backend()
+            );
+            store.close().await;
+            Ok(0)
+        }
+        Command::Verify(args) => verify::run(&args),
+        Command::User(command) => accounts::run_user(command).await,
+        Command::Token(command) => accounts::run_token(command).await,
+    }
+}

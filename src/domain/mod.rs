@@ -1,0 +1,10 @@
+//! The product's vocabulary, parsed at the boundary so the rest of the code can trust it.
+
+pub mod ids;
+pub mod random;
+pub mod time;
+pub mod validation;
+pub mod webhook;
+
+pub use ids::*;
+pub use validation::FieldErrors;

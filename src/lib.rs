@@ -1,0 +1,13 @@
+//! Biotz IoT Webhooks: the sender side of an IoT platform's webhooks.
+//!
+//! See ARCHITECTURE.md for a map of the code.
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,129 @@
+//! Building and running the server: connect and migrate the store, bind the listener, print the
+//! first-run setup link, serve until asked to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::ServeSettings;
+use crate::domain::random;
+use crate::domain::time::now_ms;
+use crate::store::{Store, token_hash};
+use crate::web::{self, AppState, RateLimiter, WebSettings};
+
+const SETUP_LINK_LIFETIME_MS: i64 = 24 * 3600 * 1000;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    port: u16,
+    setup_link: Option<String>,
+}
+
+/// Connects to the database and applies its migrations.
+pub async fn open_store(settings: &crate::config::DatabaseSettings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.store_options(), settings.master_key.clone())
+        .await
+        .with_context(|| format!("connecting to the database {}", settings.url))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("applying the migrations to {}", settings.url))?;
+    Ok(store)
+}
+
+impl Application {
+    pub async fn build(settings: ServeSettings) -> anyhow::Result<Self> {
+        let store = open_store(&settings.database).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {} (BIOTZ_LISTEN)", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let public_url = if settings.listen.port() == 0 {
+            format!("http://{}:{port}", settings.listen.ip())
+        } else {
+            settings.public_url.clone()
+        };
+        let setup_link = if store.user_count().await? == 0 {
+            let token = random::token();
+            store
+                .replace_setup_token(&token_hash(&token), now_ms() + SETUP_LINK_LIFETIME_MS)
+                .await?;
+            Some(format!("{public_url}/setup/{token}"))
+        } else {
+            None
+        };
+        let state = AppState {
+            store: store.clone(),
+            web: Arc::new(WebSettings {
+                secure_cookies: public_url.starts_with("https://"),
+                public_url,
+                sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
+            }),
+        };
+        Ok(Self {
+            listener,
+            router: web::router(state),
+            store,
+            port,
+            setup_link,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The one-time link that creates the first organization, when there are no users yet.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

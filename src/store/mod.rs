@@ -1,0 +1,265 @@
+//! Storage: one `Store` interface over SQLite or PostgreSQL.
+//!
+//! Both backends run the same SQL text (`$1` placeholders, integer milliseconds, TEXT ids,
+//! BLOB/BYTEA bytes), so each query is written once; `on_db!` expands a query body once per
+//! backend with that backend's pool. What differs between the two (connection set-up,
+//! migrations, write-transaction start, claiming under contention, cross-node wake-ups) lives
+//! in `sqlite.rs` and `postgres.rs`.
+
+mod accounts;
+mod page;
+mod postgres;
+mod sqlite;
+mod webhooks;
+
+use std::time::Duration;
+
+use sqlx::{PgPool, SqlitePool};
+
+pub use accounts::*;
+pub use page::{Page, Paged};
+pub use sqlite::file_of as sqlite_file;
+pub use webhooks::*;
+
+use crate::crypto::MasterKey;
+
+/// Runs `$body` with `$pool` bound to the backend's pool; the body is compiled once per backend.
+macro_rules! on_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Starts a transaction that will write: `BEGIN IMMEDIATE` on SQLite, plain `BEGIN` on PostgreSQL.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
+        sqlite::begin_write(self)
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
+        postgres::begin_write(self)
+    }
+}
+
+/// The one storage interface: every function that touches a tenant's rows takes its `OrgId`.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+    key: MasterKey,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; carries the field and the message for the user.
+    #[error("{field}: {message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::OpenError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Turns a unique-constraint violation into a `Conflict` on `field`.
+pub(crate) fn conflict_on(
+    field: &'static str,
+    message: impl Into<String>,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let message = message.into();
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { field, message }
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+/// Which database a URL names; the password never appears in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(url.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err(format!(
+                "'{}' is not a database URL this server knows; use sqlite://FILE or postgres://USER@HOST/DB",
+                redact(url)
+            ))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(self.as_str()))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(self.as_str()))
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// How a store connects.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self {
+            url,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Store {
+    /// Connects (creating an SQLite file if missing). Does not migrate: see `migrate`.
+    pub async fn connect(options: &StoreOptions, key: MasterKey) -> anyhow::Result<Self> {
+        let db = match &options.url {
+            DatabaseUrl::Sqlite(url) => Db::Sqlite(sqlite::connect(url, options).await?),
+            DatabaseUrl::Postgres(url) => Db::Postgres(postgres::connect(url, options).await?),
+        };
+        Ok(Self { db, key })
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlite::MIGRATOR.run(pool).await?,
+            Db::Postgres(pool) => postgres::MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The database answers and every migration this binary knows has been applied.
+    pub async fn is_ready(&self) -> bool {
+        let latest = sqlite::MIGRATOR.iter().map(|m| m.version).max();
+        let applied: sqlx::Result<Option<i64>> = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(pool)
+                .await
+        });
+        matches!((latest, applied), (Some(latest), Ok(Some(applied))) if applied >= latest)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn master_key(&self) -> &MasterKey {
+        &self.key
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+/// Hex SHA-256, for tokens that are looked up by their hash.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let names = |m: &sqlx::migrate::Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&sqlite::MIGRATOR), names(&postgres::MIGRATOR));
+    }
+
+    #[test]
+    fn database_urls_hide_their_password() {
+        let url = DatabaseUrl::parse("postgres://biotz:hunter2@db:5432/biotz").unwrap();
+        assert!(url.is_postgres());
+        assert_eq!(format!("{url:?}"), "postgres://biotz:***@db:5432/biotz");
+        assert!(!url.to_string().contains("hunter2"));
+        assert!(
+            DatabaseUrl::parse("mysql://x")
+                .unwrap_err()
+                .contains("sqlite://")
+        );
+        assert!(
+            !DatabaseUrl::parse("sqlite://biotz.db")
+                .unwrap()
+                .is_postgres()
+        );
+    }
+}

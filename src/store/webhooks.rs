@@ -1,0 +1,318 @@
+//! Webhooks and their encrypted signing secrets.
+
+use serde::Serialize;
+
+use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, on_db};
+use crate::domain::time::{Millis, as_rfc3339, now_ms};
+use crate::domain::webhook::{CallbackUrl, WebhookName, WebhookSecret};
+use crate::domain::{OrgId, SecretId, WebhookId};
+
+const NAME_TAKEN: &str = "A webhook with this name already exists; choose another name.";
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Webhook {
+    pub id: WebhookId,
+    #[serde(skip)]
+    pub org_id: OrgId,
+    pub name: String,
+    pub url: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    #[serde(serialize_with = "as_rfc3339::option::serialize")]
+    pub disabled_at: Option<Millis>,
+    #[serde(serialize_with = "as_rfc3339::option::serialize")]
+    pub failing_since: Option<Millis>,
+    #[serde(serialize_with = "as_rfc3339::serialize")]
+    pub created_at: Millis,
+    #[serde(serialize_with = "as_rfc3339::serialize")]
+    pub updated_at: Millis,
+}
+
+const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, disabled_reason, disabled_at, \
+                               failing_since, created_at, updated_at";
+
+/// A signing secret with its lifetime: the current one has no expiry.
+#[derive(Debug, Clone)]
+pub struct SecretInfo {
+    pub id: SecretId,
+    pub secret: WebhookSecret,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+/// What a PATCH may change; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct WebhookChanges {
+    pub name: Option<WebhookName>,
+    pub url: Option<CallbackUrl>,
+    pub enabled: Option<bool>,
+}
+
+/// Why a webhook was disabled, as shown to its users.
+pub const DISABLED_BY_USER: &str = "Disabled by a user.";
+
+/// `%part%` for `LIKE … ESCAPE '\'`, matching `part` literally.
+fn contains_pattern(part: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in part.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl Store {
+    /// Creates a webhook with a freshly generated secret.
+    pub async fn create_webhook(
+        &self,
+        org: &OrgId,
+        name: &WebhookName,
+        url: &CallbackUrl,
+    ) -> StoreResult<(Webhook, WebhookSecret)> {
+        let now = now_ms();
+        let webhook = Webhook {
+            id: WebhookId::generate(),
+            org_id: org.clone(),
+            name: name.as_str().to_owned(),
+            url: url.as_str().to_owned(),
+            enabled: true,
+            disabled_reason: None,
+            disabled_at: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let secret = WebhookSecret::generate();
+        let secret_id = SecretId::generate();
+        let sealed = self
+            .key
+            .seal(secret.expose().as_bytes(), secret_id.as_str());
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6)",
+            )
+            .bind(&webhook.id)
+            .bind(org)
+            .bind(&webhook.name)
+            .bind(name.key())
+            .bind(&webhook.url)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_on("name", NAME_TAKEN))?;
+            sqlx::query(
+                "INSERT INTO webhook_secrets (id, org_id, webhook_id, sealed, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&secret_id)
+            .bind(org)
+            .bind(&webhook.id)
+            .bind(&sealed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok((webhook, secret))
+    }
+
+    /// The organization's webhooks, newest first, optionally those whose name contains `search`
+    /// (ignoring case).
+    pub async fn list_webhooks(
+        &self,
+        org: &OrgId,
+        search: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Paged<Webhook>> {
+        let pattern = contains_pattern(search.map(str::trim).unwrap_or_default());
+        let rows: Vec<Webhook> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks
+                 WHERE org_id = $1 AND name_key LIKE $2 ESCAPE '\\' AND id < $3
+                 ORDER BY id DESC LIMIT $4"
+            )))
+            .bind(org)
+            .bind(&pattern)
+            .bind(page.before())
+            .bind(page.fetch_limit())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(page.finish(rows, |w| w.id.as_str()))
+    }
+
+    pub async fn webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<Webhook> {
+        let found: Option<Webhook> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2"
+            )))
+            .bind(org)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        found.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn update_webhook(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        changes: &WebhookChanges,
+    ) -> StoreResult<Webhook> {
+        let now = now_ms();
+        let name_key = changes.name.as_ref().map(WebhookName::key);
+        // Enabling clears why it was disabled and the failure streak; disabling records that a
+        // user did it. Leaving `enabled` out leaves all three as they are.
+        let updated = on_db!(self, pool => {
+            sqlx::query(
+                "UPDATE webhooks SET
+                    name = COALESCE($3, name),
+                    name_key = COALESCE($4, name_key),
+                    url = COALESCE($5, url),
+                    disabled_reason = CASE WHEN $6 IS NULL OR $6 = enabled THEN disabled_reason
+                                           WHEN $6 THEN NULL ELSE $7 END,
+                    disabled_at = CASE WHEN $6 IS NULL OR $6 = enabled THEN disabled_at
+                                       WHEN $6 THEN NULL ELSE $8 END,
+                    failing_since = CASE WHEN $6 IS NULL OR $6 = enabled OR NOT $6 THEN failing_since
+                                         ELSE NULL END,
+                    enabled = COALESCE($6, enabled),
+                    updated_at = $8
+                 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org)
+            .bind(id)
+            .bind(changes.name.as_ref().map(WebhookName::as_str))
+            .bind(name_key)
+            .bind(changes.url.as_ref().map(CallbackUrl::as_str))
+            .bind(changes.enabled)
+            .bind(DISABLED_BY_USER)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(conflict_on("name", NAME_TAKEN))?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.webhook(org, id).await
+    }
+
+    pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<()> {
+        let deleted = on_db!(self, pool => {
+            sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
+                .bind(org)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if deleted == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The secrets that sign now: the current one first, then older ones still inside their
+    /// rotation overlap, newest first.
+    pub async fn webhook_secrets(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+    ) -> StoreResult<Vec<SecretInfo>> {
+        self.webhook(org, id).await?;
+        let rows: Vec<(SecretId, Vec<u8>, Millis, Option<Millis>)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, sealed, created_at, expires_at FROM webhook_secrets
+                 WHERE org_id = $1 AND webhook_id = $2 AND (expires_at IS NULL OR expires_at > $3)
+                 ORDER BY expires_at IS NOT NULL, created_at DESC",
+            )
+            .bind(org)
+            .bind(id)
+            .bind(now_ms())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(id, sealed, created_at, expires_at)| {
+                let plain = self.key.open(&sealed, id.as_str())?;
+                let text = String::from_utf8(plain).map_err(|_| crate::crypto::OpenError)?;
+                Ok(SecretInfo {
+                    id,
+                    secret: WebhookSecret::from_stored(text),
+                    created_at,
+                    expires_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the current secret at once. With an overlap, the previous one keeps signing
+    /// (as a second `v1`) until the overlap ends; with none it stops now.
+    pub async fn regenerate_secret(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        overlap_secs: i64,
+    ) -> StoreResult<WebhookSecret> {
+        let now = now_ms();
+        let secret = WebhookSecret::generate();
+        let secret_id = SecretId::generate();
+        let sealed = self
+            .key
+            .seal(secret.expose().as_bytes(), secret_id.as_str());
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let touched = sqlx::query("UPDATE webhooks SET updated_at = $3 WHERE org_id = $1 AND id = $2")
+                .bind(org)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if touched == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("UPDATE webhook_secrets SET expires_at = $3 WHERE org_id = $1 AND webhook_id = $2 AND expires_at IS NULL")
+                .bind(org)
+                .bind(id)
+                .bind(now + overlap_secs * 1000)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM webhook_secrets WHERE org_id = $1 AND webhook_id = $2 AND expires_at <= $3")
+                .bind(org)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO webhook_secrets (id, org_id, webhook_id, sealed, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&secret_id)
+                .bind(org)
+                .bind(id)
+                .bind(&sealed)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn search_patterns_match_literally() {
+        assert_eq!(contains_pattern("Ops"), "%ops%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+}

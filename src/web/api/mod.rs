@@ -1,0 +1,45 @@
+//! The JSON API under `/api/v1` (SPEC §8). Handlers extract the caller's organization first;
+//! every store call takes it, so another organization's ids answer 404.
+
+mod tokens;
+mod webhooks;
+
+use axum::Router;
+use axum::http::Uri;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{AppError, AppResult};
+use crate::store::Page;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(webhooks::router())
+        .merge(tokens::router())
+        .fallback(|| async { AppError::NotFound })
+}
+
+/// The query parameters lists take.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+}
+
+impl ListQuery {
+    pub fn from_uri(uri: &Uri) -> AppResult<Self> {
+        serde_html_form::from_str(uri.query().unwrap_or_default()).map_err(|error| {
+            AppError::BadRequest {
+                code: "invalid_query",
+                message: format!("The query string could not be read: {error}."),
+            }
+        })
+    }
+
+    pub fn page(&self) -> AppResult<Page> {
+        Page::parse(self.limit.as_deref(), self.cursor.as_deref())
+            .map_err(|(field, message)| AppError::validation(field, message))
+    }
+}

@@ -1,0 +1,162 @@
+//! `/api/v1/webhooks`: create, list and search, read, change, delete, and the secret.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ListQuery;
+use crate::domain::time::rfc3339;
+use crate::domain::webhook::{self, CallbackUrl, WebhookName, parse_overlap_secs};
+use crate::domain::{FieldErrors, WebhookId};
+use crate::store::{Paged, Webhook, WebhookChanges};
+use crate::web::AppState;
+use crate::web::error::AppResult;
+use crate::web::extract::{ApiCaller, ApiJson, PathId};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks", post(create).get(list))
+        .route("/webhooks/{id}", get(read).patch(update).delete(remove))
+        .route("/webhooks/{id}/secret", get(secret))
+        .route("/webhooks/{id}/secret/regenerate", post(regenerate))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWebhook {
+    name: String,
+    url: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(body): ApiJson<NewWebhook>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let (name, url) = webhook::check_new(&body.name, &body.url)?;
+    let (webhook, secret) = state.store.create_webhook(&caller.org, &name, &url).await?;
+    let mut body = json!(webhook);
+    body["secret"] = secret.expose().into();
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    uri: Uri,
+) -> AppResult<Json<Paged<Webhook>>> {
+    let query = ListQuery::from_uri(&uri)?;
+    let page = query.page()?;
+    let webhooks = state
+        .store
+        .list_webhooks(&caller.org, query.name.as_deref(), &page)
+        .await?;
+    Ok(Json(webhooks))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+) -> AppResult<Json<Webhook>> {
+    Ok(Json(state.store.webhook(&caller.org, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Changes {
+    name: Option<String>,
+    url: Option<String>,
+    enabled: Option<bool>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+    ApiJson(body): ApiJson<Changes>,
+) -> AppResult<Json<Webhook>> {
+    // 404 before 422: a foreign id must not learn which of its fields would be valid.
+    state.store.webhook(&caller.org, &id).await?;
+    let mut errors = FieldErrors::new();
+    let changes = WebhookChanges {
+        name: body
+            .name
+            .and_then(|n| errors.check("name", WebhookName::parse(&n))),
+        url: body
+            .url
+            .and_then(|u| errors.check("url", CallbackUrl::parse(&u))),
+        enabled: body.enabled,
+    };
+    let changes = errors.finish(|| changes)?;
+    Ok(Json(
+        state
+            .store
+            .update_webhook(&caller.org, &id, &changes)
+            .await?,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+) -> AppResult<StatusCode> {
+    state.store.delete_webhook(&caller.org, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn secret(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+) -> AppResult<Json<Value>> {
+    let secrets = state.store.webhook_secrets(&caller.org, &id).await?;
+    Ok(Json(secrets_body(&secrets)))
+}
+
+/// `{"secret": current, "created_at", "previous": [{"created_at", "expires_at"}]}`: older
+/// secrets still inside their overlap are listed, never revealed.
+fn secrets_body(secrets: &[crate::store::SecretInfo]) -> Value {
+    let current = secrets.iter().find(|s| s.expires_at.is_none());
+    let previous: Vec<Value> = secrets
+        .iter()
+        .filter_map(|s| {
+            s.expires_at.map(|expires| {
+                json!({ "created_at": rfc3339(s.created_at), "expires_at": rfc3339(expires) })
+            })
+        })
+        .collect();
+    json!({
+        "secret": current.map(|s| s.secret.expose()),
+        "created_at": current.map(|s| rfc3339(s.created_at)),
+        "previous": previous,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Regenerate {
+    #[serde(default)]
+    keep_previous_for_seconds: Option<i64>,
+}
+
+async fn regenerate(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+    ApiJson(body): ApiJson<Regenerate>,
+) -> AppResult<Json<Value>> {
+    state.store.webhook(&caller.org, &id).await?;
+    let overlap = parse_overlap_secs(body.keep_previous_for_seconds.unwrap_or(0))
+        .map_err(|m| crate::web::error::AppError::validation("keep_previous_for_seconds", m))?;
+    state
+        .store
+        .regenerate_secret(&caller.org, &id, overlap)
+        .await?;
+    let secrets = state.store.webhook_secrets(&caller.org, &id).await?;
+    Ok(Json(secrets_body(&secrets)))
+}

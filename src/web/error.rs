@@ -1,0 +1,141 @@
+//! One error type for the web layer. The API renders it as the SPEC's JSON body; pages render it
+//! as an HTML page. Internal causes are logged with their chain and never shown to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::FieldErrors;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No such row in the caller's organization (or in any: the two are not told apart).
+    #[error("not found")]
+    NotFound,
+    /// The body is not what the route accepts at all (not JSON, bad parameter syntax).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// Fields that break a rule, each with what to do.
+    #[error("{0}")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("the CSRF token is missing or does not match")]
+    Csrf,
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(FieldErrors::one(field, message))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::BadRequest { code, .. } => code,
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Csrf => "csrf_failed",
+            Self::Conflict { .. } => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::TooManyRequests(_) => "rate_limited",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The sentence shown to the user: what went wrong and what to do.
+    pub fn message(&self) -> String {
+        match self {
+            Self::NotFound => "Nothing was found at this address in your organization.".into(),
+            Self::Validation(_) => "Some fields are not valid; see `fields` for each.".into(),
+            Self::Csrf => "This form or request is missing its CSRF token or has an old one; \
+                           reload the page and try again."
+                .into(),
+            Self::Internal(_) => "Something went wrong on our side; it has been logged. \
+                                  Try again, and contact your administrator if it persists."
+                .into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Field → message, for validation errors and conflicts.
+    pub fn fields(&self) -> FieldErrors {
+        match self {
+            Self::Validation(fields) => fields.clone(),
+            Self::Conflict { field, message } => FieldErrors::one(field, message.clone()),
+            _ => FieldErrors::new(),
+        }
+    }
+
+    /// Logs server-side causes; client errors are the client's business.
+    pub fn log(&self) {
+        if let Self::Internal(error) = self {
+            tracing::error!(error = format!("{error:#}"), "request failed");
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict { field, message } => Self::Conflict { field, message },
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+/// The JSON API's error body: `{"error": {"code", "message", "fields"}}`.
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let fields: serde_json::Map<String, serde_json::Value> = self
+            .fields()
+            .iter()
+            .map(|(field, message)| (field.to_owned(), message.into()))
+            .collect();
+        let mut error = json!({ "code": self.code(), "message": self.message() });
+        if !fields.is_empty() {
+            error["fields"] = fields.into();
+        }
+        (self.status(), axum::Json(json!({ "error": error }))).into_response()
+    }
+}

@@ -1,0 +1,311 @@
+//! Extractors: who is calling (an API token, or a signed-in user's session), the request body
+//! parsed into our types with our error body, and ids from the path.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::AppError;
+use super::session::{self, CSRF_FIELD, CSRF_HEADER};
+use crate::domain::OrgId;
+use crate::domain::ids::PrefixedId;
+use crate::store::{SessionInfo, token_hash};
+
+/// The organization an API request acts for: from `Authorization: Bearer`, or from the session
+/// cookie, in which case a state-changing request must also carry `X-CSRF-Token`.
+pub struct ApiCaller {
+    pub org: OrgId,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    AppError::Unauthorized(
+                        "Send the API token as `Authorization: Bearer <token>`.".into(),
+                    )
+                })?;
+            let org = state
+                .store
+                .organization_for_api_token(&token_hash(token))
+                .await?
+                .ok_or_else(|| {
+                    AppError::Unauthorized(
+                        "This API token is not valid (deleted, or mistyped); create one under \
+                         Developer Tools → API Tokens."
+                            .into(),
+                    )
+                })?;
+            return Ok(Self { org });
+        }
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(session) = session::load(&jar, state).await? else {
+            return Err(AppError::Unauthorized(
+                "Authenticate with `Authorization: Bearer <API token>` or a signed-in session."
+                    .into(),
+            ));
+        };
+        if !is_safe(&parts.method) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !session::csrf_matches(&session, sent) {
+                return Err(AppError::Csrf);
+            }
+        }
+        Ok(Self {
+            org: session.org_id,
+        })
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A signed-in user, for pages. Without a session the browser is sent to sign in.
+pub struct SignedIn {
+    pub session: SessionInfo,
+    /// A one-time message left by the previous request (shown once, then cleared).
+    pub flash: Option<String>,
+}
+
+impl SignedIn {
+    pub fn org(&self) -> &OrgId {
+        &self.session.org_id
+    }
+}
+
+pub struct SignInRedirect(String);
+
+impl IntoResponse for SignInRedirect {
+    fn into_response(self) -> Response {
+        Redirect::to(&self.0).into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        match session::load(&jar, state).await {
+            Ok(Some(session)) => Ok(Self {
+                session,
+                flash: session::flash(&jar),
+            }),
+            Ok(None) => {
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let target = format!("/login?next={}", urlencode(next));
+                Err(SignInRedirect(target).into_response())
+            }
+            Err(error) => Err(super::pages::error_page(None, error)),
+        }
+    }
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A signed-in user's form post whose `_csrf` field matched the session. Every state-changing
+/// page form goes through this extractor.
+pub struct CsrfForm<T> {
+    pub user: SignedIn,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let user = SignedIn::from_request_parts(&mut parts, state).await?;
+        let request = Request::from_parts(parts, body);
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let sent = form_field(&bytes, CSRF_FIELD);
+        if !session::csrf_matches(&user.session, sent.as_deref()) {
+            return Err(super::pages::error_page(Some(&user), AppError::Csrf));
+        }
+        let form = parse_form(&bytes).map_err(|e| super::pages::error_page(Some(&user), e))?;
+        Ok(Self { user, form })
+    }
+}
+
+/// A form with nothing to read but its CSRF token (buttons such as Delete or Sign out).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// One field of an urlencoded body.
+pub fn form_field(bytes: &[u8], name: &str) -> Option<String> {
+    url::form_urlencoded::parse(bytes)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_html_form::from_bytes(bytes).map_err(|error| AppError::BadRequest {
+        code: "invalid_form",
+        message: format!("The form could not be read ({error}); reload the page and try again."),
+    })
+}
+
+/// A JSON body parsed into `T`, with our error body when it is not JSON (400), not declared as
+/// JSON (415), or JSON of the wrong shape (422, naming the field).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType(
+                "Send the body as JSON with `Content-Type: application/json`.".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge(format!(
+                        "The body is larger than the {} KiB this route accepts.",
+                        super::API_BODY_LIMIT / 1024
+                    ))
+                } else {
+                    AppError::BadRequest {
+                        code: "invalid_body",
+                        message: format!("The body could not be read: {rejection}."),
+                    }
+                }
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            return AppError::BadRequest {
+                code: "invalid_json",
+                message: format!("The body is not valid JSON: {inner}."),
+            };
+        }
+        let message = inner.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message);
+        let (field, message) = if let Some(field) = backticked(message, "missing field `") {
+            (field, "This field is required.".to_owned())
+        } else if let Some(field) = backticked(message, "unknown field `") {
+            let expected = message.split_once(", expected ").map_or("", |(_, e)| e);
+            (field, format!("Unknown field; expected {expected}."))
+        } else if path == "." {
+            (
+                "body".to_owned(),
+                format!("The body does not have the expected shape: {message}."),
+            )
+        } else {
+            (path, format!("{}.", capitalise(message)))
+        };
+        AppError::validation(&field, message)
+    })
+}
+
+fn backticked(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// An id from the path. An id that is malformed or of another kind is answered 404, exactly as
+/// one that does not exist in the caller's organization.
+pub struct PathId<T>(pub T);
+
+impl<T: PrefixedId + Send, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AppError::NotFound)?;
+        T::parse_id(&text).map(PathId).ok_or(AppError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        url: String,
+    }
+
+    fn field_error(json: &str) -> (String, String) {
+        match parse_json::<Body>(json.as_bytes()).unwrap_err() {
+            AppError::Validation(fields) => {
+                let (field, message) = fields.iter().next().unwrap();
+                (field.to_owned(), message.to_owned())
+            }
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(
+            field_error(r#"{"name":"a"}"#),
+            ("url".into(), "This field is required.".into())
+        );
+        let (field, message) = field_error(r#"{"name":5,"url":"x"}"#);
+        assert_eq!(field, "name");
+        assert!(
+            message.starts_with("Invalid type: integer `5`, expected a string"),
+            "{message}"
+        );
+        let (field, message) = field_error(r#"{"name":"a","url":"x","nmae":1}"#);
+        assert_eq!(field, "nmae");
+        assert!(message.contains("expected `name` or `url`"), "{message}");
+        assert!(matches!(
+            parse_json::<Body>(b"{nope").unwrap_err(),
+            AppError::BadRequest {
+                code: "invalid_json",
+                ..
+            }
+        ));
+        assert_eq!(field_error("[]").0, "body");
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP surface: the JSON API under `/api/v1`, the web UI, health checks and static assets.
+
+pub mod api;
+mod assets;
+pub mod error;
+pub mod extract;
+mod health;
+pub mod pages;
+mod rate_limit;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::trace::TraceLayer;
+
+pub use rate_limit::RateLimiter;
+
+use crate::store::Store;
+
+/// The largest request body the API reads.
+pub const API_BODY_LIMIT: usize = 256 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub web: Arc<WebSettings>,
+}
+
+pub struct WebSettings {
+    /// Mark cookies `Secure`: the UI is served over HTTPS (directly or behind a proxy).
+    pub secure_cookies: bool,
+    /// The address users reach the UI at, for links printed outside a request (the setup link).
+    pub public_url: String,
+    /// Failed sign-ins per email and per client address.
+    pub sign_in_limiter: RateLimiter,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(assets::router())
+        .nest("/api/v1", api::router())
+        .merge(pages::router())
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Headers for every response: no sniffing, no framing, no inline script, and nothing but static
+/// assets cached (pages can show secrets). Also clears a flash message once a page has shown it.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let is_asset = request.uri().path().starts_with("/static/");
+    let had_flash = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(session::FLASH_COOKIE));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    if !is_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let is_page = response.status() == StatusCode::OK
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if had_flash
+        && is_page
+        && let Ok(value) = HeaderValue::from_str(&session::clear_flash_header())
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

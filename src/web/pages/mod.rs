@@ -1,0 +1,245 @@
+//! The web UI: server-rendered pages (askama) that work without JavaScript.
+//! Each page module holds its handlers and the template structs they render.
+
+mod auth;
+mod tokens;
+mod webhooks;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+
+use super::AppState;
+use super::error::AppError;
+use super::extract::SignedIn;
+use super::session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/webhooks") }))
+        .merge(auth::router())
+        .merge(webhooks::router())
+        .merge(tokens::router())
+}
+
+pub fn asset(name: &str) -> String {
+    super::assets::url(name)
+}
+
+pub struct NavItem {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub href: &'static str,
+}
+
+const fn item(key: &'static str, label: &'static str, href: &'static str) -> NavItem {
+    NavItem { key, label, href }
+}
+
+/// The sidebar: the guide's sections and their pages.
+const SECTIONS: &[(&str, &[NavItem])] = &[
+    (
+        "Setup",
+        &[
+            item("device-types", "Device Types", "/device-types"),
+            item("devices", "Devices", "/devices"),
+            item("alarm-triggers", "Alarm Triggers", "/alarm-triggers"),
+        ],
+    ),
+    (
+        "Developer Tools",
+        &[
+            item("webhooks", "Webhooks", "/webhooks"),
+            item("tokens", "API Tokens", "/tokens"),
+        ],
+    ),
+    (
+        "Activity",
+        &[
+            item("alarms", "Alarms", "/alarms"),
+            item("deliveries", "Deliveries", "/deliveries"),
+        ],
+    ),
+];
+
+/// What the shared layout (`base.html`) needs on every signed-in page.
+pub struct Layout {
+    pub title: String,
+    pub nav: &'static str,
+    pub email: String,
+    pub org: String,
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+impl Layout {
+    pub fn new(user: &SignedIn, title: impl Into<String>, nav: &'static str) -> Self {
+        Self {
+            title: title.into(),
+            nav,
+            email: user.session.email.clone(),
+            org: user.session.org_name.clone(),
+            csrf: user.session.csrf_token.clone(),
+            flash: user.flash.clone(),
+        }
+    }
+
+    pub fn sections(&self) -> &'static [(&'static str, &'static [NavItem])] {
+        SECTIONS
+    }
+
+    pub fn asset(&self, name: &str) -> String {
+        asset(name)
+    }
+}
+
+/// Renders a template, or a plain 500 if rendering itself fails.
+pub fn render(template: &impl Template) -> Response {
+    render_with(StatusCode::OK, template)
+}
+
+pub fn render_with(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering a page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Redirects with a message for the next page.
+pub fn redirect_with_flash(state: &AppState, jar: CookieJar, to: &str, message: &str) -> Response {
+    (
+        session::with_flash(jar, message, state.web.secure_cookies),
+        Redirect::to(to),
+    )
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "error_solo.html")]
+struct ErrorSolo {
+    title: String,
+    heading: String,
+    message: String,
+}
+
+/// An error as a page: inside the layout for a signed-in user, on its own otherwise.
+pub fn error_page(user: Option<&SignedIn>, error: AppError) -> Response {
+    error.log();
+    let status = error.status();
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Page not found".to_owned(),
+        StatusCode::FORBIDDEN => "Request refused".to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong".to_owned(),
+        other => other.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    let mut message = error.message();
+    if let AppError::Validation(fields) = &error {
+        message = fields.to_string();
+    }
+    match user {
+        Some(user) => render_with(
+            status,
+            &ErrorPage {
+                layout: Layout::new(user, heading.clone(), ""),
+                heading,
+                message,
+            },
+        ),
+        None => render_with(
+            status,
+            &ErrorSolo {
+                title: heading.clone(),
+                heading,
+                message,
+            },
+        ),
+    }
+}
+
+/// Any path that matches no route: JSON for the API, a page for the rest.
+pub async fn not_found(State(state): State<AppState>, jar: CookieJar, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return AppError::NotFound.into_response();
+    }
+    let user = match session::load(&jar, &state).await {
+        Ok(Some(session)) => Some(SignedIn {
+            session,
+            flash: None,
+        }),
+        _ => None,
+    };
+    error_page(user.as_ref(), AppError::NotFound)
+}
+
+/// Renders a page-level result: the page, or the error as a page.
+pub fn page(user: &SignedIn, result: Result<Response, AppError>) -> Response {
+    result.unwrap_or_else(|error| error_page(Some(user), error))
+}
+
+/// Template filters.
+pub mod filters {
+    use askama::filters::Safe;
+
+    use crate::domain::time::{Millis, now_ms, rfc3339};
+
+    /// `<time>` with the exact UTC time on hover and a relative time as text.
+    #[askama::filter_fn]
+    pub fn when(ms: &Millis, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
+        let exact = rfc3339(*ms);
+        Ok(Safe(format!(
+            r#"<time datetime="{exact}" title="{exact}">{}</time>"#,
+            relative(now_ms() - *ms)
+        )))
+    }
+
+    /// "3 minutes ago", "in 2 hours", "just now".
+    pub fn relative(age_ms: Millis) -> String {
+        let future = age_ms < 0;
+        let secs = age_ms.unsigned_abs() / 1000;
+        let (n, unit) = match secs {
+            0..=9 => return "just now".into(),
+            10..=59 => (secs, "second"),
+            60..=3599 => (secs / 60, "minute"),
+            3600..=86_399 => (secs / 3600, "hour"),
+            _ => (secs / 86_400, "day"),
+        };
+        let plural = if n == 1 { "" } else { "s" };
+        if future {
+            format!("in {n} {unit}{plural}")
+        } else {
+            format!("{n} {unit}{plural} ago")
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::relative;
+
+        #[test]
+        fn relative_times_read_naturally() {
+            assert_eq!(relative(3_000), "just now");
+            assert_eq!(relative(61_000), "1 minute ago");
+            assert_eq!(relative(7_200_000), "2 hours ago");
+            assert_eq!(relative(-86_400_000 * 3), "in 3 days");
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Developer Tools → Webhooks: list and search, New Webhook, the webhook's page with its secret,
+//! edit, enable/disable, regenerate the secret, delete.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::filters;
+use super::{Layout, page, redirect_with_flash, render, render_with};
+use crate::domain::time::Millis;
+use crate::domain::webhook::{self, parse_overlap_secs};
+use crate::domain::{FieldErrors, WebhookId};
+use crate::store::{Page, Webhook, WebhookChanges};
+use crate::web::AppState;
+use crate::web::error::AppError;
+use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks", get(list).post(create))
+        .route("/webhooks/new", get(new))
+        .route("/webhooks/{id}", get(show))
+        .route("/webhooks/{id}/edit", get(edit).post(update))
+        .route("/webhooks/{id}/enable", post(enable))
+        .route("/webhooks/{id}/disable", post(disable))
+        .route("/webhooks/{id}/secret/regenerate", post(regenerate))
+        .route("/webhooks/{id}/delete", get(confirm_delete).post(delete))
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/list.html")]
+struct ListPage {
+    layout: Layout,
+    query: String,
+    query_encoded: String,
+    webhooks: Vec<Webhook>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let result = async {
+        let page_of = Page::parse(None, query.cursor.as_deref())
+            .map_err(|(field, message)| AppError::validation(field, message))?;
+        let search = query.q.unwrap_or_default();
+        let webhooks = state
+            .store
+            .list_webhooks(user.org(), Some(&search), &page_of)
+            .await?;
+        Ok(render(&ListPage {
+            layout: Layout::new(&user, "Webhooks", "webhooks"),
+            query_encoded: urlencode(&search),
+            query: search,
+            webhooks: webhooks.data,
+            next_cursor: webhooks.next_cursor,
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/form.html")]
+struct FormPage {
+    layout: Layout,
+    heading: &'static str,
+    action: String,
+    cancel: String,
+    name: String,
+    url: String,
+    errors: FieldErrors,
+}
+
+impl FormPage {
+    fn new_webhook(user: &SignedIn, name: String, url: String, errors: FieldErrors) -> Self {
+        Self {
+            layout: Layout::new(user, "New Webhook", "webhooks"),
+            heading: "New Webhook",
+            action: "/webhooks".into(),
+            cancel: "/webhooks".into(),
+            name,
+            url,
+            errors,
+        }
+    }
+
+    fn edit(
+        user: &SignedIn,
+        id: &WebhookId,
+        name: String,
+        url: String,
+        errors: FieldErrors,
+    ) -> Self {
+        Self {
+            layout: Layout::new(user, "Edit webhook", "webhooks"),
+            heading: "Edit webhook",
+            action: format!("/webhooks/{id}/edit"),
+            cancel: format!("/webhooks/{id}"),
+            name,
+            url,
+            errors,
+        }
+    }
+}
+
+async fn new(user: SignedIn) -> Response {
+    render(&FormPage::new_webhook(
+        &user,
+        String::new(),
+        String::new(),
+        FieldErrors::new(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct WebhookForm {
+    name: String,
+    url: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    CsrfForm { user, form }: CsrfForm<WebhookForm>,
+) -> Response {
+    let invalid = |errors: FieldErrors| {
+        render_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FormPage::new_webhook(&user, form.name.clone(), form.url.clone(), errors),
+        )
+    };
+    let (name, url) = match webhook::check_new(&form.name, &form.url) {
+        Ok(checked) => checked,
+        Err(errors) => return invalid(errors),
+    };
+    match state.store.create_webhook(user.org(), &name, &url).await {
+        Ok((webhook, _)) => {
+            Redirect::to(&format!("/webhooks/{}?created=1", webhook.id)).into_response()
+        }
+        Err(error) => match AppError::from(error) {
+            conflict @ AppError::Conflict { .. } => invalid(conflict.fields()),
+            other => super::error_page(Some(&user), other),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/show.html")]
+struct ShowPage {
+    layout: Layout,
+    webhook: Webhook,
+    created: bool,
+    reveal: bool,
+    current_secret: String,
+    previous: Vec<Millis>,
+}
+
+#[derive(Deserialize)]
+struct ShowQuery {
+    created: Option<String>,
+    reveal: Option<String>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<WebhookId>, AppError>,
+    Query(query): Query<ShowQuery>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let webhook = state.store.webhook(user.org(), &id).await?;
+        let secrets = state.store.webhook_secrets(user.org(), &id).await?;
+        let created = query.created.is_some();
+        let current_secret = secrets
+            .iter()
+            .find(|s| s.expires_at.is_none())
+            .map(|s| s.secret.expose().to_owned())
+            .unwrap_or_default();
+        Ok(render(&ShowPage {
+            layout: Layout::new(&user, webhook.name.clone(), "webhooks"),
+            created,
+            reveal: created || query.reveal.is_some(),
+            current_secret,
+            previous: secrets.iter().filter_map(|s| s.expires_at).collect(),
+            webhook,
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<WebhookId>, AppError>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let webhook = state.store.webhook(user.org(), &id).await?;
+        Ok(render(&FormPage::edit(
+            &user,
+            &id,
+            webhook.name,
+            webhook.url,
+            FieldErrors::new(),
+        )))
+    }
+    .await;
+    page(&user, result)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, form }: CsrfForm<WebhookForm>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        state.store.webhook(user.org(), &id).await?;
+        let invalid = |errors: FieldErrors| {
+            render_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &FormPage::edit(&user, &id, form.name.clone(), form.url.clone(), errors),
+            )
+        };
+        let (name, url) = match webhook::check_new(&form.name, &form.url) {
+            Ok(checked) => checked,
+            Err(errors) => return Ok(invalid(errors)),
+        };
+        let changes = WebhookChanges {
+            name: Some(name),
+            url: Some(url),
+            enabled: None,
+        };
+        match state.store.update_webhook(user.org(), &id, &changes).await {
+            Ok(_) => Ok(redirect_with_flash(
+                &state,
+                jar,
+                &format!("/webhooks/{id}"),
+                "Webhook saved.",
+            )),
+            Err(error) => match AppError::from(error) {
+                conflict @ AppError::Conflict { .. } => Ok(invalid(conflict.fields())),
+                other => Err(other),
+            },
+        }
+    }
+    .await;
+    page(&user, result)
+}
+
+async fn set_enabled(
+    state: AppState,
+    jar: CookieJar,
+    user: SignedIn,
+    id: Result<PathId<WebhookId>, AppError>,
+    enabled: bool,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let changes = WebhookChanges {
+            enabled: Some(enabled),
+            ..WebhookChanges::default()
+        };
+        state
+            .store
+            .update_webhook(user.org(), &id, &changes)
+            .await?;
+        let message = if enabled {
+            "Webhook enabled."
+        } else {
+            "Webhook disabled: new events will be kept as skipped deliveries."
+        };
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            &format!("/webhooks/{id}"),
+            message,
+        ))
+    }
+    .await;
+    page(&user, result)
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    set_enabled(state, jar, user, id, true).await
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    set_enabled(state, jar, user, id, false).await
+}
+
+#[derive(Deserialize)]
+struct RegenerateForm {
+    keep_previous_for_seconds: Option<String>,
+}
+
+async fn regenerate(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, form }: CsrfForm<RegenerateForm>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let seconds = form
+            .keep_previous_for_seconds
+            .as_deref()
+            .unwrap_or("0")
+            .trim();
+        let overlap = seconds
+            .parse::<i64>()
+            .map_err(|_| "Choose how long the previous secret keeps signing.".to_owned())
+            .and_then(parse_overlap_secs)
+            .map_err(|message| AppError::validation("keep_previous_for_seconds", message))?;
+        state
+            .store
+            .regenerate_secret(user.org(), &id, overlap)
+            .await?;
+        let message = if overlap == 0 {
+            "Secret regenerated. The previous secret no longer signs."
+        } else {
+            "Secret regenerated. The previous secret keeps signing until the overlap ends."
+        };
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            &format!("/webhooks/{id}?reveal=1"),
+            message,
+        ))
+    }
+    .await;
+    page(&user, result)
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    webhook: Webhook,
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<WebhookId>, AppError>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let webhook = state.store.webhook(user.org(), &id).await?;
+        Ok(render(&DeletePage {
+            layout: Layout::new(&user, "Delete webhook", "webhooks"),
+            webhook,
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let webhook = state.store.webhook(user.org(), &id).await?;
+        state.store.delete_webhook(user.org(), &id).await?;
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            "/webhooks",
+            &format!("Webhook “{}” deleted.", webhook.name),
+        ))
+    }
+    .await;
+    page(&user, result)
+}
