@@ -180,11 +180,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 mime.eq_ignore_ascii_case("application/json")
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
-        if !is_json {
-            return Err(AppError::UnsupportedMediaType(
-                "Send the body as JSON with `Content-Type: application/json`.".into(),
-            ));
-        }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
@@ -200,6 +195,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     }
                 }
             })?;
+        // A request with no body at all reads as `{}`: actions whose fields are all optional
+        // need none.
+        if bytes.is_empty() {
+            return parse_json(b"{}").map(ApiJson);
+        }
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType(
+                "Send the body as JSON with `Content-Type: application/json`.".into(),
+            ));
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

@@ -1,0 +1,52 @@
+use reqwest::StatusCode;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let app = TestApp::spawn().await;
+    let healthz = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(healthz.status(), StatusCode::OK);
+    let readyz = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(readyz.status(), StatusCode::OK);
+    assert_eq!(readyz.text().await.unwrap(), "ready\n");
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.store.close().await;
+    let readyz = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(readyz.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn unknown_paths_get_404_as_json_under_the_api_and_as_a_page_elsewhere() {
+    let app = TestApp::spawn().await;
+    let api = reqwest::get(app.url("/api/v1/nothing-here")).await.unwrap();
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    let page = reqwest::get(app.url("/nothing-here")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn static_assets_are_embedded_and_cached() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Assets").await;
+    let browser = app.browser(&tenant).await;
+    let page = browser.get("/webhooks").await;
+    let start = page.html.find("/static/").unwrap();
+    let href = &page.html[start..page.html[start..].find('"').unwrap() + start];
+    assert!(href.ends_with(".css") || href.ends_with(".svg"), "{href}");
+    let asset = reqwest::get(app.url(href)).await.unwrap();
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert!(
+        asset.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+}

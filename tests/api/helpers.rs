@@ -1,0 +1,381 @@
+//! The test harness: the real application on port 0 against a fresh database (a new SQLite
+//! file, or a new PostgreSQL database when TEST_DATABASE_URL is set), and clients that drive it
+//! over HTTP as an API caller or as a person in a browser would.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use biotz::config::{DatabaseSettings, DispatchSettings, ServeSettings};
+use biotz::crypto::MasterKey;
+use biotz::startup::Application;
+use biotz::store::{DatabaseUrl, NewUser, Store};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// argon2 is deliberately slow; every test user shares one hash of `PASSWORD`.
+static PASSWORD_HASH: LazyLock<String> =
+    LazyLock::new(|| biotz::accounts::hash_password(PASSWORD).unwrap());
+
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    pub database: TestDatabase,
+    pub setup_link: Option<String>,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// An organization with a user and an API token.
+pub struct Tenant {
+    pub email: String,
+    pub token: String,
+}
+
+pub enum TestDatabase {
+    Sqlite {
+        url: String,
+    },
+    Postgres {
+        url: String,
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    async fn create(dir: &std::path::Path) -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!(
+                    "biotz_test_{}",
+                    biotz::domain::random::token()
+                        .to_lowercase()
+                        .replace('-', "_")[..20]
+                        .to_owned()
+                );
+                let admin = sqlx::PgPool::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL answers");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let mut url = url::Url::parse(&admin_url).unwrap();
+                url.set_path(&name);
+                TestDatabase::Postgres {
+                    url: url.to_string(),
+                    admin_url,
+                    name,
+                }
+            }
+            _ => TestDatabase::Sqlite {
+                url: format!("sqlite://{}", dir.join("biotz.db").display()),
+            },
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url } | Self::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // The test's runtime is shutting down; drop the database from a runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&admin_url).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn test_dispatch_settings() -> DispatchSettings {
+    DispatchSettings {
+        retry_schedule: vec![Duration::from_millis(200), Duration::from_millis(400)],
+        delivery_timeout: Duration::from_secs(5),
+        allow_private_targets: vec!["127.0.0.0/8".parse().unwrap()],
+        extra_ca_certs: None,
+        disable_after: Duration::from_secs(3 * 86_400),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app after `adjust` has changed its settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeSettings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::create(dir.path()).await;
+        let mut settings = ServeSettings {
+            database: DatabaseSettings {
+                url: DatabaseUrl::parse(database.url()).unwrap(),
+                master_key: MasterKey::generate(),
+            },
+            dispatch: test_dispatch_settings(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: "http://127.0.0.1".into(),
+            dispatcher: true,
+        };
+        adjust(&mut settings);
+        let app = Application::build(settings).await.expect("the app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let store = app.store().clone();
+        let setup_link = app.setup_link().map(str::to_owned);
+        let server = tokio::spawn(async move {
+            app.run_until_stopped(std::future::pending()).await.unwrap();
+        });
+        Self {
+            address,
+            store,
+            database,
+            setup_link,
+            server,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// An organization with one user (password `PASSWORD`) and an API token.
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let email = format!("admin@{}.example", name.to_lowercase().replace(' ', "-"));
+        let (org, _, _) = self
+            .store
+            .create_user(&NewUser {
+                org_name: name,
+                email: &email,
+                password_hash: &PASSWORD_HASH,
+                is_admin: true,
+            })
+            .await
+            .unwrap();
+        let (_, token) = biotz::accounts::create_api_token(&self.store, &org.id, "tests")
+            .await
+            .unwrap();
+        Tenant { email, token }
+    }
+
+    pub fn api<'a>(&'a self, tenant: &'a Tenant) -> Api<'a> {
+        Api {
+            app: self,
+            token: Some(&tenant.token),
+            client: Client::new(),
+        }
+    }
+
+    pub fn anonymous_api(&self) -> Api<'_> {
+        Api {
+            app: self,
+            token: None,
+            client: Client::new(),
+        }
+    }
+
+    /// A browser-like client (cookies kept, redirects not followed) signed in as the tenant.
+    pub async fn browser(&self, tenant: &Tenant) -> Browser<'_> {
+        let browser = self.new_browser();
+        let answer = browser.sign_in(&tenant.email, PASSWORD).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "signing in failed: {}",
+            answer.html
+        );
+        browser
+    }
+
+    pub fn new_browser(&self) -> Browser<'_> {
+        let client = Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser { app: self, client }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub struct Api<'a> {
+    app: &'a TestApp,
+    token: Option<&'a str>,
+    client: Client,
+}
+
+/// A response's status and JSON body (Null when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The message the error body gives for `field`.
+    pub fn field_error(&self, field: &str) -> &str {
+        self.body["error"]["fields"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error for {field} in {}", self.body))
+    }
+}
+
+impl Api<'_> {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.client.request(method, self.app.url(path));
+        if let Some(token) = self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a webhook and returns its JSON (with the secret).
+    pub async fn create_webhook(&self, name: &str, url: &str) -> Value {
+        let answer = self
+            .post(
+                "/api/v1/webhooks",
+                serde_json::json!({ "name": name, "url": url }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+}
+
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    pub client: Client,
+}
+
+/// A page as the browser got it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub html: String,
+}
+
+impl Page {
+    /// The value of the first hidden `_csrf` field.
+    pub fn csrf(&self) -> String {
+        field_value(&self.html, "_csrf").expect("the page has a form with a CSRF token")
+    }
+}
+
+/// The `value` of the first input named `name`.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+impl Browser<'_> {
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self.client.get(self.app.url(path)).send().await.unwrap();
+        Self::page(response).await
+    }
+
+    /// Posts a form as a browser would, `_csrf` included when given.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(self.app.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        Self::page(response).await
+    }
+
+    /// Loads `form_page` for its CSRF token, then posts `fields` with it to `action`.
+    pub async fn submit(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(form_page).await.csrf();
+        let mut all = vec![("_csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Page {
+            status,
+            location,
+            html: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Page {
+        let page = self.get("/login").await;
+        let csrf = page.csrf();
+        self.post_form(
+            "/login",
+            &[
+                ("_csrf", &csrf),
+                ("email", email),
+                ("password", password),
+                ("next", "/webhooks"),
+            ],
+        )
+        .await
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the real server on port 0 against a fresh database per test (SQLite, or
+//! PostgreSQL when TEST_DATABASE_URL is set), driven over HTTP.
+
+mod helpers;
+
+mod accounts;
+mod health;
+mod tenancy;
+mod tokens;
+mod webhooks_api;
+mod webhooks_ui;
