@@ -3,10 +3,12 @@
 //! See ARCHITECTURE.md for a map of the code.
 
 pub mod accounts;
+pub mod alarms;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod error;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

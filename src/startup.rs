@@ -65,6 +65,7 @@ impl Application {
                 public_url,
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             }),
+            schemas: Default::default(),
         };
         Ok(Self {
             listener,

@@ -1,5 +1,8 @@
 //! The product's vocabulary, parsed at the boundary so the rest of the code can trust it.
 
+pub mod alarm;
+pub mod device;
+pub mod event;
 pub mod ids;
 pub mod random;
 pub mod time;

@@ -7,9 +7,13 @@
 //! in `sqlite.rs` and `postgres.rs`.
 
 mod accounts;
+mod alarms;
+mod deliveries;
+mod devices;
 mod page;
 mod postgres;
 mod sqlite;
+mod triggers;
 mod webhooks;
 
 use std::time::Duration;
@@ -17,8 +21,12 @@ use std::time::Duration;
 use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::*;
+pub use alarms::*;
+pub use deliveries::*;
+pub use devices::*;
 pub use page::{Page, Paged};
 pub use sqlite::file_of as sqlite_file;
+pub use triggers::*;
 pub use webhooks::*;
 
 use crate::crypto::MasterKey;
@@ -41,11 +49,17 @@ pub(crate) enum Db {
 }
 
 /// Starts a transaction that will write: `BEGIN IMMEDIATE` on SQLite, plain `BEGIN` on PostgreSQL.
+/// Also tells other nodes, at commit, that deliveries are due (PostgreSQL `NOTIFY`; nothing on
+/// SQLite, which has one node).
 pub(crate) trait WritePool {
     type Db: sqlx::Database;
     fn begin_write(
         &self,
     ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+    fn announce_deliveries(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Self::Db>,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
 
 impl WritePool for SqlitePool {
@@ -54,6 +68,12 @@ impl WritePool for SqlitePool {
         &self,
     ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
         sqlite::begin_write(self)
+    }
+    async fn announce_deliveries(
+        &self,
+        _: &mut sqlx::Transaction<'static, Self::Db>,
+    ) -> sqlx::Result<()> {
+        Ok(())
     }
 }
 
@@ -64,6 +84,12 @@ impl WritePool for PgPool {
     ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
         postgres::begin_write(self)
     }
+    async fn announce_deliveries(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Self::Db>,
+    ) -> sqlx::Result<()> {
+        postgres::announce_deliveries(tx).await
+    }
 }
 
 /// The one storage interface: every function that touches a tenant's rows takes its `OrgId`.
@@ -71,6 +97,8 @@ impl WritePool for PgPool {
 pub struct Store {
     db: Db,
     key: MasterKey,
+    /// Wakes this process's dispatcher when deliveries become due.
+    wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +189,9 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The PostgreSQL channel on which nodes announce new due deliveries.
+pub const NOTIFY_CHANNEL: &str = "biotz_deliveries";
+
 /// How a store connects.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -186,7 +217,11 @@ impl Store {
             DatabaseUrl::Sqlite(url) => Db::Sqlite(sqlite::connect(url, options).await?),
             DatabaseUrl::Postgres(url) => Db::Postgres(postgres::connect(url, options).await?),
         };
-        Ok(Self { db, key })
+        Ok(Self {
+            db,
+            key,
+            wake: Default::default(),
+        })
     }
 
     /// Applies the pending migrations of this backend.
@@ -218,6 +253,16 @@ impl Store {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.key
+    }
+
+    /// Resolves when deliveries may have become due (in this process, or on another node of the
+    /// same PostgreSQL database once its notification arrives).
+    pub fn dispatcher_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    pub(crate) fn wake_dispatcher(&self) {
+        self.wake.notify_one();
     }
 
     pub async fn close(&self) {

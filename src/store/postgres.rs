@@ -19,3 +19,11 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<PgPool
 pub async fn begin_write(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     pool.begin().await
 }
+
+pub async fn announce_deliveries(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(super::NOTIFY_CHANNEL)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::alarms::ingest::IngestError;
+use crate::alarms::schemas::Violation;
 use crate::domain::FieldErrors;
 use crate::store::StoreError;
 
@@ -34,6 +36,9 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// A device message that breaks its message type's schema: every violation is listed.
+    #[error("the payload does not match the message type's schema")]
+    SchemaViolation(Vec<Violation>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -56,6 +61,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::SchemaViolation(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +77,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests(_) => "rate_limited",
+            Self::SchemaViolation(_) => "schema_violation",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -80,6 +87,11 @@ impl AppError {
         match self {
             Self::NotFound => "Nothing was found at this address in your organization.".into(),
             Self::Validation(_) => "Some fields are not valid; see `fields` for each.".into(),
+            Self::SchemaViolation(violations) => format!(
+                "The payload does not match the message type's schema ({} violation{}); see `violations`.",
+                violations.len(),
+                if violations.len() == 1 { "" } else { "s" }
+            ),
             Self::Csrf => "This form or request is missing its CSRF token or has an old one; \
                            reload the page and try again."
                 .into(),
@@ -117,6 +129,37 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::error::Error> for AppError {
+    fn from(error: crate::error::Error) -> Self {
+        match error {
+            crate::error::Error::Invalid(fields) => Self::Validation(fields),
+            crate::error::Error::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<IngestError> for AppError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::UnknownMessageType { name, known } => Self::validation(
+                "message_type",
+                if known.is_empty() {
+                    format!(
+                        "This device's type has no message types; add one under Setup → Device Types (got {name})."
+                    )
+                } else {
+                    format!(
+                        "This device's type has no message type {name}; it has: {}.",
+                        known.join(", ")
+                    )
+                },
+            ),
+            IngestError::Violations(violations) => Self::SchemaViolation(violations),
+            IngestError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<FieldErrors> for AppError {
     fn from(errors: FieldErrors) -> Self {
         Self::Validation(errors)
@@ -135,6 +178,9 @@ impl IntoResponse for AppError {
         let mut error = json!({ "code": self.code(), "message": self.message() });
         if !fields.is_empty() {
             error["fields"] = fields.into();
+        }
+        if let Self::SchemaViolation(violations) = &self {
+            error["violations"] = json!(violations);
         }
         (self.status(), axum::Json(json!({ "error": error }))).into_response()
     }

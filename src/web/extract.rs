@@ -185,7 +185,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::PayloadTooLarge(format!(
-                        "The body is larger than the {} KiB this route accepts.",
+                        "The body is too large: device messages may be at most {} KiB, other \
+                         requests {} KiB.",
+                        crate::alarms::ingest::INGEST_BODY_LIMIT / 1024,
                         super::API_BODY_LIMIT / 1024
                     ))
                 } else {

@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 
 pub use rate_limit::RateLimiter;
 
+use crate::alarms::schemas::SchemaCache;
 use crate::store::Store;
 
 /// The largest request body the API reads.
@@ -30,6 +31,7 @@ pub const API_BODY_LIMIT: usize = 256 * 1024;
 pub struct AppState {
     pub store: Store,
     pub web: Arc<WebSettings>,
+    pub schemas: Arc<SchemaCache>,
 }
 
 pub struct WebSettings {

@@ -128,6 +128,11 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// The app without its dispatcher, so deliveries stay as the outbox wrote them.
+    pub async fn without_dispatcher() -> Self {
+        Self::spawn_with(|settings| settings.dispatcher = false).await
+    }
+
     /// Starts the app after `adjust` has changed its settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeSettings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -294,6 +299,99 @@ impl Api<'_> {
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         answer.body
+    }
+}
+
+impl Api<'_> {
+    /// Creates a device type with one message type, `telemetry`, whose schema has a number
+    /// `temperature`, a string `status` and a boolean `door_open`.
+    pub async fn create_freezer_type(&self, name: &str) -> Value {
+        let answer = self
+            .post(
+                "/api/v1/device-types",
+                serde_json::json!({
+                    "name": name,
+                    "message_types": [{ "name": "telemetry", "schema": freezer_schema() }],
+                }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+
+    /// Creates a device; returns (its id, its ingest token).
+    pub async fn create_device(&self, name: &str, device_type: &Value) -> (String, String) {
+        let answer = self
+            .post(
+                "/api/v1/devices",
+                serde_json::json!({ "name": name, "device_type_id": device_type["id"] }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        (
+            answer.body["id"].as_str().unwrap().to_owned(),
+            answer.body["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Creates a trigger on the device type's `telemetry` messages.
+    pub async fn create_trigger(
+        &self,
+        device_type: &Value,
+        name: &str,
+        condition: Value,
+        webhooks: &[&Value],
+    ) -> Value {
+        let ids: Vec<&Value> = webhooks.iter().map(|w| &w["id"]).collect();
+        let answer = self
+            .post(
+                &format!(
+                    "/api/v1/device-types/{}/alarm-triggers",
+                    device_type["id"].as_str().unwrap()
+                ),
+                serde_json::json!({
+                    "name": name,
+                    "message_type": "telemetry",
+                    "condition": condition,
+                    "severity": "critical",
+                    "webhook_ids": ids,
+                }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+}
+
+pub fn freezer_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "temperature": { "type": "number" },
+            "status": { "type": "string" },
+            "door_open": { "type": "boolean" }
+        },
+        "required": ["temperature"],
+        "additionalProperties": false
+    })
+}
+
+impl TestApp {
+    /// Sends a device message with the device's ingest token.
+    pub async fn ingest(&self, token: &str, message_type: &str, payload: Value) -> Answer {
+        let response = Client::new()
+            .post(self.url("/api/v1/ingest"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "message_type": message_type, "payload": payload }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 }
 

@@ -4,8 +4,11 @@
 mod helpers;
 
 mod accounts;
+mod alarms;
+mod devices;
 mod health;
 mod tenancy;
 mod tokens;
+mod triggers;
 mod webhooks_api;
 mod webhooks_ui;

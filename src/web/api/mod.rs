@@ -1,7 +1,10 @@
 //! The JSON API under `/api/v1` (SPEC §8). Handlers extract the caller's organization first;
 //! every store call takes it, so another organization's ids answer 404.
 
+mod alarms;
+mod devices;
 mod tokens;
+mod triggers;
 mod webhooks;
 
 use axum::Router;
@@ -16,6 +19,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(webhooks::router())
         .merge(tokens::router())
+        .merge(devices::router())
+        .merge(triggers::router())
+        .merge(alarms::router())
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -26,6 +32,7 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     pub name: Option<String>,
     pub status: Option<String>,
+    pub state: Option<String>,
 }
 
 impl ListQuery {

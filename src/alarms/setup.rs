@@ -1,0 +1,348 @@
+//! Setting up device types (with their message types) and alarm triggers: every rule checked,
+//! every problem reported against its field, then one store call.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::alarm::{Condition, ConditionInput, Severity, check_against_schema};
+use crate::domain::device::{
+    parse_description, parse_device_type_name, parse_message_type_name, parse_schema,
+    parse_trigger_name,
+};
+use crate::domain::{DeviceTypeId, FieldErrors, OrgId, TriggerId, WebhookId};
+use crate::error::Result;
+use crate::store::{DeviceType, NewMessageType, Store, StoreError, Trigger, TriggerFields};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTypeInput {
+    pub name: String,
+    pub schema: Value,
+}
+
+/// A device type as sent: a PATCH leaves out what it does not change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTypeInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub message_types: Option<Vec<MessageTypeInput>>,
+}
+
+fn check_message_types(
+    inputs: &[MessageTypeInput],
+    errors: &mut FieldErrors,
+) -> Vec<NewMessageType> {
+    let mut checked = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let name = errors.check(
+            &format!("message_types[{i}].name"),
+            parse_message_type_name(&input.name),
+        );
+        let schema = errors.check(
+            &format!("message_types[{i}].schema"),
+            parse_schema(&input.schema),
+        );
+        if let Some(name) = &name
+            && checked.iter().any(|m: &NewMessageType| &m.name == name)
+        {
+            errors.add(
+                &format!("message_types[{i}].name"),
+                format!("Two message types are named {name}; give each its own name."),
+            );
+        }
+        if let (Some(name), Some(schema)) = (name, schema) {
+            checked.push(NewMessageType { name, schema });
+        }
+    }
+    checked
+}
+
+pub async fn create_device_type(
+    store: &Store,
+    org: &OrgId,
+    input: &DeviceTypeInput,
+) -> Result<DeviceType> {
+    let mut errors = FieldErrors::new();
+    let name = errors.check(
+        "name",
+        parse_device_type_name(input.name.as_deref().unwrap_or_default()),
+    );
+    let description = errors.check(
+        "description",
+        parse_description(input.description.as_deref().unwrap_or_default()),
+    );
+    let message_types = check_message_types(
+        input.message_types.as_deref().unwrap_or_default(),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
+    Ok(store
+        .create_device_type(org, &name, &description, &message_types)
+        .await?)
+}
+
+/// Changes a device type. Removing a message type that a trigger uses, or changing a schema so
+/// that a trigger's field no longer fits it, is refused and names the trigger.
+pub async fn update_device_type(
+    store: &Store,
+    org: &OrgId,
+    id: &DeviceTypeId,
+    input: &DeviceTypeInput,
+) -> Result<DeviceType> {
+    store.device_type(org, id).await?;
+    let mut errors = FieldErrors::new();
+    let name = input
+        .name
+        .as_deref()
+        .and_then(|n| errors.check("name", parse_device_type_name(n)));
+    let description = input
+        .description
+        .as_deref()
+        .and_then(|d| errors.check("description", parse_description(d)));
+    let message_types = input
+        .message_types
+        .as_deref()
+        .map(|inputs| check_message_types(inputs, &mut errors));
+    if let Some(wanted) = &message_types
+        && errors.is_empty()
+    {
+        let triggers = store.list_triggers(org, id).await?;
+        for trigger in &triggers {
+            match wanted.iter().position(|m| m.name == trigger.message_type) {
+                None => errors.add(
+                    "message_types",
+                    format!(
+                        "The message type {} is used by the alarm trigger “{}”; keep it, or delete or change that trigger first.",
+                        trigger.message_type, trigger.name
+                    ),
+                ),
+                Some(i) => {
+                    if let Err(message) = check_against_schema(&trigger.condition, &wanted[i].schema) {
+                        errors.add(
+                            &format!("message_types[{i}].schema"),
+                            format!("The alarm trigger “{}” would no longer fit: {message}", trigger.name),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    Ok(store
+        .update_device_type(
+            org,
+            id,
+            name.as_deref(),
+            description.as_deref(),
+            message_types.as_deref(),
+        )
+        .await?)
+}
+
+/// An alarm trigger as sent: a PATCH leaves out what it does not change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerInput {
+    pub name: Option<String>,
+    pub message_type: Option<String>,
+    pub condition: Option<ConditionInput>,
+    pub severity: Option<String>,
+    pub enabled: Option<bool>,
+    pub webhook_ids: Option<Vec<String>>,
+}
+
+/// Checks a whole trigger: fields not given are taken from `current` (for a change) or are
+/// required (for a new one).
+async fn check_trigger(
+    store: &Store,
+    org: &OrgId,
+    device_type: &DeviceTypeId,
+    input: &TriggerInput,
+    current: Option<&Trigger>,
+) -> Result<TriggerFields> {
+    let device_type = store.device_type(org, device_type).await?;
+    let mut errors = FieldErrors::new();
+    let name = match (&input.name, current) {
+        (Some(name), _) => errors.check("name", parse_trigger_name(name)),
+        (None, Some(current)) => Some(current.name.clone()),
+        (None, None) => errors.check("name", Err("Enter a name for the alarm trigger.".into())),
+    };
+    let message_type_name = input
+        .message_type
+        .clone()
+        .or_else(|| current.map(|c| c.message_type.clone()));
+    let message_type = match message_type_name {
+        None => {
+            errors.add(
+                "message_type",
+                "Choose the message type the condition applies to.",
+            );
+            None
+        }
+        Some(name) => {
+            let found = device_type
+                .message_types
+                .iter()
+                .find(|m| m.name == name.trim());
+            if found.is_none() {
+                let known: Vec<&str> = device_type
+                    .message_types
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect();
+                errors.add(
+                    "message_type",
+                    if known.is_empty() {
+                        format!("The device type {} has no message types yet; add one under Setup → Device Types.", device_type.name)
+                    } else {
+                        format!("The device type {} has no message type {name}; it has: {}.", device_type.name, known.join(", "))
+                    },
+                );
+            }
+            found
+        }
+    };
+    let condition = match (&input.condition, current) {
+        (Some(input), _) => Condition::parse(input, &mut errors),
+        (None, Some(current)) => Some(current.condition.clone()),
+        (None, None) => {
+            errors.add("condition", "Give the condition as {\"field\": \"/temperature\", \"op\": \">\", \"value\": 80}.");
+            None
+        }
+    };
+    if let (Some(condition), Some(message_type)) = (&condition, message_type)
+        && let Err(message) = check_against_schema(condition, &message_type.schema)
+    {
+        errors.add("condition.field", message);
+    }
+    let severity = match (&input.severity, current) {
+        (Some(severity), _) => errors.check("severity", Severity::parse(severity)),
+        (None, Some(current)) => Some(current.severity),
+        (None, None) => Some(Severity::Warning),
+    };
+    let enabled = input.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
+    match (name, message_type, condition, severity) {
+        (Some(name), Some(message_type), Some(condition), Some(severity)) if errors.is_empty() => {
+            Ok(TriggerFields {
+                name,
+                message_type_id: message_type.id.clone(),
+                condition,
+                severity,
+                enabled,
+            })
+        }
+        _ => Err(errors.into()),
+    }
+}
+
+/// Parses webhook ids and checks that each is a webhook of the organization, naming the others.
+async fn check_webhook_ids(store: &Store, org: &OrgId, ids: &[String]) -> Result<Vec<WebhookId>> {
+    let mut parsed = Vec::new();
+    let mut unknown = Vec::new();
+    for text in ids {
+        let Some(id) = WebhookId::parse(text.trim()) else {
+            unknown.push(text.trim().to_owned());
+            continue;
+        };
+        if parsed.contains(&id) {
+            continue;
+        }
+        match store.webhook(org, &id).await {
+            Ok(_) => parsed.push(id),
+            Err(StoreError::NotFound) => unknown.push(id.to_string()),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if unknown.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(FieldErrors::one(
+            "webhook_ids",
+            format!(
+                "Not a webhook of your organization: {}. Choose webhooks from Developer Tools → Webhooks.",
+                unknown.join(", ")
+            ),
+        )
+        .into())
+    }
+}
+
+/// Sets a trigger's webhook list; ids that are not webhooks of the organization are refused
+/// and nothing changes.
+pub async fn set_webhooks(
+    store: &Store,
+    org: &OrgId,
+    trigger: &TriggerId,
+    ids: &[String],
+) -> Result<Trigger> {
+    store.trigger(org, trigger).await?;
+    let ids = check_webhook_ids(store, org, ids).await?;
+    write_webhooks(store, org, trigger, &ids).await?;
+    Ok(store.trigger(org, trigger).await?)
+}
+
+/// Stores checked ids; a webhook deleted since the check is reported like an unknown one.
+async fn write_webhooks(
+    store: &Store,
+    org: &OrgId,
+    trigger: &TriggerId,
+    ids: &[WebhookId],
+) -> Result<()> {
+    match store.set_trigger_webhooks(org, trigger, ids).await? {
+        Ok(_) => Ok(()),
+        Err(gone) => {
+            let gone: Vec<String> = gone.iter().map(ToString::to_string).collect();
+            Err(FieldErrors::one(
+                "webhook_ids",
+                format!("Not a webhook of your organization: {}.", gone.join(", ")),
+            )
+            .into())
+        }
+    }
+}
+
+pub async fn create_trigger(
+    store: &Store,
+    org: &OrgId,
+    device_type: &DeviceTypeId,
+    input: &TriggerInput,
+) -> Result<Trigger> {
+    let fields = check_trigger(store, org, device_type, input, None).await?;
+    let webhooks = match &input.webhook_ids {
+        Some(ids) => Some(check_webhook_ids(store, org, ids).await?),
+        None => None,
+    };
+    let trigger = store.create_trigger(org, device_type, &fields).await?;
+    match webhooks {
+        Some(ids) => {
+            write_webhooks(store, org, &trigger.id, &ids).await?;
+            Ok(store.trigger(org, &trigger.id).await?)
+        }
+        None => Ok(trigger),
+    }
+}
+
+pub async fn update_trigger(
+    store: &Store,
+    org: &OrgId,
+    id: &TriggerId,
+    input: &TriggerInput,
+) -> Result<Trigger> {
+    let current = store.trigger(org, id).await?;
+    let fields = check_trigger(store, org, &current.device_type_id, input, Some(&current)).await?;
+    let webhooks = match &input.webhook_ids {
+        Some(ids) => Some(check_webhook_ids(store, org, ids).await?),
+        None => None,
+    };
+    store.update_trigger(org, id, &fields).await?;
+    if let Some(ids) = webhooks {
+        write_webhooks(store, org, id, &ids).await?;
+    }
+    Ok(store.trigger(org, id).await?)
+}

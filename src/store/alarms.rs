@@ -1,0 +1,324 @@
+//! The ingest transaction (the outbox) and the alarms and events it writes.
+//!
+//! One message is one write transaction: the message, the device's last-seen time, each alarm
+//! that changes state, its event (the body serialised once) and one delivery per attached
+//! webhook. Nothing is sent from here; the dispatcher picks the deliveries up after the commit.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::triggers::{TRIGGER_SELECT, TriggerRow};
+use super::{Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db};
+use crate::domain::event::AlarmEvent;
+use crate::domain::time::{Millis, as_rfc3339, now_ms};
+use crate::domain::{
+    AlarmId, DeliveryId, DeviceId, EventId, MessageId, OrgId, TriggerId, WebhookId,
+};
+use crate::store::{Device, MessageType};
+
+/// What one ingested message did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingested {
+    pub id: MessageId,
+    /// The events the message caused (alarms raised or cleared), in trigger order.
+    pub events: Vec<EventId>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Alarm {
+    pub id: AlarmId,
+    pub state: String,
+    pub severity: String,
+    pub device_id: DeviceId,
+    pub device_name: String,
+    pub trigger_id: TriggerId,
+    pub trigger_name: String,
+    #[serde(serialize_with = "as_rfc3339::serialize")]
+    pub raised_at: Millis,
+    #[serde(serialize_with = "as_rfc3339::option::serialize")]
+    pub cleared_at: Option<Millis>,
+    #[serde(serialize_with = "as_rfc3339::serialize")]
+    pub updated_at: Millis,
+}
+
+const ALARM_SELECT: &str = "SELECT a.id, a.state, t.severity, a.device_id, d.name AS device_name, a.trigger_id, \
+     t.name AS trigger_name, a.raised_at, a.cleared_at, a.updated_at \
+     FROM alarms a JOIN devices d ON d.id = a.device_id JOIN alarm_triggers t ON t.id = a.trigger_id";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: EventId,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub alarm_id: Option<AlarmId>,
+    #[serde(serialize_with = "as_rfc3339::serialize")]
+    pub created_at: Millis,
+    /// The exact bytes every delivery sends.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Event {
+    pub fn body_json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: EventId,
+    event_type: String,
+    alarm_id: Option<AlarmId>,
+    created_at: Millis,
+    body: Vec<u8>,
+}
+
+/// An alarm's state change found while ingesting.
+struct Transition {
+    alarm_id: AlarmId,
+    raised: bool,
+    raised_at: Millis,
+    cleared_at: Option<Millis>,
+}
+
+impl Store {
+    /// Stores a message that passed its schema and applies the device type's enabled triggers
+    /// for its message type, all in one transaction.
+    pub async fn ingest(
+        &self,
+        device: &Device,
+        message_type: &MessageType,
+        payload: &Value,
+    ) -> StoreResult<Ingested> {
+        let now = now_ms();
+        let message_id = MessageId::generate();
+        let payload_text = payload.to_string();
+        let mut events = Vec::new();
+        let mut pending = 0usize;
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO messages (id, org_id, device_id, message_type, payload, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&message_id)
+            .bind(&device.org_id)
+            .bind(&device.id)
+            .bind(&message_type.name)
+            .bind(&payload_text)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE devices SET last_seen_at = $2 WHERE id = $1")
+                .bind(&device.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let triggers: Vec<TriggerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{TRIGGER_SELECT} WHERE t.org_id = $1 AND t.device_type_id = $2 AND t.message_type_id = $3
+                 AND t.enabled ORDER BY t.id"
+            )))
+            .bind(&device.org_id)
+            .bind(&device.device_type_id)
+            .bind(&message_type.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for trigger in &triggers {
+                let condition = trigger.condition();
+                let transition = match condition.evaluate(payload) {
+                    None => None,
+                    Some(true) => {
+                        let id: Option<AlarmId> = sqlx::query_scalar(
+                            "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
+                             VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
+                             ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
+                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
+                             WHERE alarms.state <> 'raised'
+                             RETURNING id",
+                        )
+                        .bind(AlarmId::generate())
+                        .bind(&device.org_id)
+                        .bind(&device.id)
+                        .bind(&trigger.id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        id.map(|alarm_id| Transition { alarm_id, raised: true, raised_at: now, cleared_at: None })
+                    }
+                    Some(false) => {
+                        let row: Option<(AlarmId, Millis)> = sqlx::query_as(
+                            "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
+                             WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
+                             RETURNING id, raised_at",
+                        )
+                        .bind(&device.id)
+                        .bind(&trigger.id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        row.map(|(alarm_id, raised_at)| Transition { alarm_id, raised: false, raised_at, cleared_at: Some(now) })
+                    }
+                };
+                let Some(transition) = transition else { continue };
+                let event_id = EventId::generate();
+                let event = AlarmEvent {
+                    event_id: &event_id,
+                    created_at: now,
+                    alarm_id: &transition.alarm_id,
+                    raised: transition.raised,
+                    severity: &trigger.severity,
+                    raised_at: transition.raised_at,
+                    cleared_at: transition.cleared_at,
+                    trigger_id: &trigger.id,
+                    trigger_name: &trigger.name,
+                    condition: serde_json::to_value(&condition).unwrap_or(Value::Null),
+                    device_type_id: &device.device_type_id,
+                    device_type_name: &device.device_type_name,
+                    device_id: &device.id,
+                    device_name: &device.name,
+                    message_id: &message_id,
+                    message_type: &message_type.name,
+                    received_at: now,
+                    payload,
+                };
+                sqlx::query("INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&event_id)
+                    .bind(&device.org_id)
+                    .bind(event.event_type())
+                    .bind(&transition.alarm_id)
+                    .bind(event.body())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
+                    "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
+                     WHERE tw.trigger_id = $1 ORDER BY w.id",
+                )
+                .bind(&trigger.id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (webhook, enabled) in webhooks {
+                    // A disabled webhook's delivery is kept as skipped, so it can be replayed.
+                    let (status, due) = if enabled { ("pending", Some(now)) } else { ("skipped", None) };
+                    pending += usize::from(enabled);
+                    sqlx::query(
+                        "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                    )
+                    .bind(DeliveryId::generate())
+                    .bind(&device.org_id)
+                    .bind(&event_id)
+                    .bind(&webhook)
+                    .bind(status)
+                    .bind(due)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                events.push(event_id);
+            }
+            if pending > 0 {
+                pool.announce_deliveries(&mut tx).await?;
+            }
+            tx.commit().await?;
+        });
+        if pending > 0 {
+            self.wake_dispatcher();
+        }
+        Ok(Ingested {
+            id: message_id,
+            events,
+        })
+    }
+
+    /// Alarms newest first; `state` filters to `raised` or `cleared`.
+    pub async fn list_alarms(
+        &self,
+        org: &OrgId,
+        state: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Paged<Alarm>> {
+        let rows: Vec<Alarm> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{ALARM_SELECT} WHERE a.org_id = $1 AND ($2 IS NULL OR a.state = $2) AND a.id < $3
+                 ORDER BY a.id DESC LIMIT $4"
+            )))
+            .bind(org)
+            .bind(state)
+            .bind(page.before())
+            .bind(page.fetch_limit())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(page.finish(rows, |a| a.id.as_str()))
+    }
+
+    /// For the Alarms page: the raised ones by when they were raised, then the recently cleared.
+    pub async fn alarms_overview(
+        &self,
+        org: &OrgId,
+        limit: i64,
+    ) -> StoreResult<(Vec<Alarm>, Vec<Alarm>)> {
+        let (raised, cleared) = on_db!(self, pool => {
+            let raised = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{ALARM_SELECT} WHERE a.org_id = $1 AND a.state = 'raised' ORDER BY a.raised_at DESC LIMIT $2"
+            )))
+            .bind(org)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let cleared = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{ALARM_SELECT} WHERE a.org_id = $1 AND a.state = 'cleared' ORDER BY a.updated_at DESC LIMIT $2"
+            )))
+            .bind(org)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            (raised, cleared)
+        });
+        Ok((raised, cleared))
+    }
+
+    /// The events an alarm caused, newest first.
+    pub async fn alarm_events(
+        &self,
+        org: &OrgId,
+        alarm: &AlarmId,
+    ) -> StoreResult<Vec<(EventId, String, Millis)>> {
+        let rows = on_db!(self, pool => {
+            sqlx::query_as("SELECT id, type, created_at FROM events WHERE org_id = $1 AND alarm_id = $2 ORDER BY id DESC LIMIT 100")
+                .bind(org)
+                .bind(alarm)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
+    pub async fn event(&self, org: &OrgId, id: &EventId) -> StoreResult<Event> {
+        let row: Option<EventRow> = on_db!(self, pool => {
+            sqlx::query_as("SELECT id, type AS event_type, alarm_id, created_at, body FROM events WHERE org_id = $1 AND id = $2")
+                .bind(org)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let EventRow {
+            id,
+            event_type,
+            alarm_id,
+            created_at,
+            body,
+        } = row.ok_or(StoreError::NotFound)?;
+        let deliveries = self.event_deliveries(org, &id).await?;
+        Ok(Event {
+            id,
+            event_type,
+            alarm_id,
+            created_at,
+            body,
+            deliveries,
+        })
+    }
+}
