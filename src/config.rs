@@ -54,6 +54,10 @@ pub struct DispatchArgs {
     /// Disable a webhook whose deliveries keep failing with no success for this long
     #[arg(long, env = "BIOTZ_DISABLE_AFTER", default_value = "3d")]
     pub disable_after: String,
+    /// How long a dispatcher owns the deliveries it claims; a crashed one's come back after
+    /// this. At least the delivery timeout + 1s (default: twice the timeout + 5s)
+    #[arg(long, env = "BIOTZ_LEASE")]
+    pub lease: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -110,6 +114,7 @@ pub struct DispatchSettings {
     /// PEM text of the extra CA certificates, already checked to hold at least one.
     pub extra_ca_certs: Option<Vec<u8>>,
     pub disable_after: Duration,
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +124,11 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub dispatcher: bool,
+}
+
+/// Long enough for one attempt plus the wait behind one round of the same webhook's others.
+pub fn default_lease(delivery_timeout: Duration) -> Duration {
+    delivery_timeout * 2 + Duration::from_secs(5)
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -202,12 +212,30 @@ fn parse_dispatch(args: &DispatchArgs, problems: &mut Problems) -> Option<Dispat
         "BIOTZ_DISABLE_AFTER (--disable-after)",
         parse_duration(&args.disable_after),
     );
+    let delivery_timeout = delivery_timeout?;
+    let lease = match &args.lease {
+        None => Some(default_lease(delivery_timeout)),
+        Some(text) => problems.check(
+            "BIOTZ_LEASE (--lease)",
+            parse_duration(text).and_then(|lease| {
+                if lease >= delivery_timeout + Duration::from_secs(1) {
+                    Ok(lease)
+                } else {
+                    Err(format!(
+                        "must be at least the delivery timeout + 1s ({}), or an attempt could outlive its lease",
+                        humantime::format_duration(delivery_timeout + Duration::from_secs(1))
+                    ))
+                }
+            }),
+        ),
+    };
     Some(DispatchSettings {
         retry_schedule: retry_schedule?,
-        delivery_timeout: delivery_timeout?,
+        delivery_timeout,
         allow_private_targets: allow?,
         extra_ca_certs: extra_ca_certs?,
         disable_after: disable_after?,
+        lease: lease?,
     })
 }
 
@@ -399,6 +427,7 @@ mod tests {
                 allow_private_targets: "".into(),
                 extra_ca_certs: None,
                 disable_after: "3d".into(),
+                lease: Some("1s".into()),
             },
             log: LogArgs {
                 log_format: "xml".into(),
@@ -414,6 +443,7 @@ mod tests {
             "BIOTZ_MASTER_KEY",
             "BIOTZ_LOG_FORMAT",
             "openssl rand -hex 32",
+            "BIOTZ_LEASE",
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }

@@ -9,7 +9,11 @@ use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::config::ServeSettings;
+use tokio::sync::watch;
+
+use crate::config::{DatabaseSettings, DispatchSettings, ServeSettings};
+use crate::dispatch::Dispatcher;
+use crate::dispatch::metrics::Metrics;
 use crate::domain::random;
 use crate::domain::time::now_ms;
 use crate::store::{Store, token_hash};
@@ -23,10 +27,16 @@ pub struct Application {
     store: Store,
     port: u16,
     setup_link: Option<String>,
+    dispatcher: Option<(Arc<Dispatcher>, Duration)>,
+}
+
+/// How long a stopping dispatcher waits for the attempts in flight before giving their leases back.
+pub fn shutdown_grace(settings: &DispatchSettings) -> Duration {
+    settings.delivery_timeout.min(Duration::from_secs(30)) + Duration::from_secs(1)
 }
 
 /// Connects to the database and applies its migrations.
-pub async fn open_store(settings: &crate::config::DatabaseSettings) -> anyhow::Result<Store> {
+pub async fn open_store(settings: &DatabaseSettings) -> anyhow::Result<Store> {
     let store = Store::connect(&settings.store_options(), settings.master_key.clone())
         .await
         .with_context(|| format!("connecting to the database {}", settings.url))?;
@@ -58,6 +68,14 @@ impl Application {
         } else {
             None
         };
+        let metrics = Arc::new(Metrics::default());
+        let dispatcher = if settings.dispatcher {
+            let dispatcher =
+                Dispatcher::new(store.clone(), settings.dispatch.clone(), metrics.clone())?;
+            Some((Arc::new(dispatcher), shutdown_grace(&settings.dispatch)))
+        } else {
+            None
+        };
         let state = AppState {
             store: store.clone(),
             web: Arc::new(WebSettings {
@@ -66,6 +84,7 @@ impl Application {
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             }),
             schemas: Default::default(),
+            metrics,
         };
         Ok(Self {
             listener,
@@ -73,6 +92,7 @@ impl Application {
             store,
             port,
             setup_link,
+            dispatcher,
         })
     }
 
@@ -89,21 +109,51 @@ impl Application {
         &self.store
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves (and dispatches) until `shutdown` completes, then finishes the requests in flight
+    /// and stops the dispatcher (see `Dispatcher::run`).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (stop, stopping) = watch::channel(false);
+        let dispatcher = self
+            .dispatcher
+            .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping, grace)));
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+        let served = axum::serve(listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        if let Some(dispatcher) = dispatcher {
+            let _ = dispatcher.await;
+        }
         self.store.close().await;
-        Ok(())
+        served
     }
+}
+
+/// `biotz worker`: the dispatcher alone, until `shutdown` completes.
+pub async fn run_worker(
+    database: &DatabaseSettings,
+    dispatch: DispatchSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(database).await?;
+    let grace = shutdown_grace(&dispatch);
+    let metrics = Arc::new(Metrics::default());
+    let dispatcher = Arc::new(Dispatcher::new(store.clone(), dispatch, metrics)?);
+    let (stop, stopping) = watch::channel(false);
+    let running = tokio::spawn(dispatcher.run(stopping, grace));
+    shutdown.await;
+    let _ = stop.send(true);
+    let _ = running.await;
+    store.close().await;
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -5,7 +5,10 @@ mod verify;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseArgs, LogArgs, ServeArgs, ServeSettings};
+use crate::config::{
+    DatabaseArgs, DatabaseSettings, DispatchArgs, DispatchSettings, LogArgs, ServeArgs,
+    ServeSettings,
+};
 use crate::startup::{Application, shutdown_signal};
 use crate::telemetry::{self, LogFormat};
 
@@ -24,6 +27,15 @@ pub struct Cli {
 pub enum Command {
     /// Web UI + JSON API + dispatcher in one process (migrations are applied first)
     Serve(ServeArgs),
+    /// The dispatcher alone, for scale-out on PostgreSQL (migrations are applied first)
+    Worker {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        dispatch: DispatchArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Apply the database migrations and exit
     Migrate {
         #[command(flatten)]
@@ -62,9 +74,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             app.run_until_stopped(shutdown_signal()).await?;
             Ok(0)
         }
+        Command::Worker {
+            database,
+            dispatch,
+            log,
+        } => {
+            let database = DatabaseSettings::from_args(&database)?;
+            let dispatch = DispatchSettings::from_args(&dispatch)?;
+            telemetry::init(
+                LogFormat::parse(&log.log_format)
+                    .map_err(|m| anyhow::anyhow!("BIOTZ_LOG_FORMAT (--log-format): {m}"))?,
+            );
+            crate::startup::run_worker(&database, dispatch, shutdown_signal()).await?;
+            Ok(0)
+        }
         Command::Migrate { database, log } => {
-            let settings = crate::config::DatabaseSettings::from_args(&database)?;
-            telemetry::init(LogFormat::parse(&log.log_format).unwrap_or(LogFormat::Pretty));
+            let settings = DatabaseSettings::from_args(&database)?;
+            telemetry::init(
+                LogFormat::parse(&log.log_format)
+                    .map_err(|m| anyhow::anyhow!("BIOTZ_LOG_FORMAT (--log-format): {m}"))?,
+            );
             let store = crate::startup::open_store(&settings).await?;
             println!(
                 "migrations applied to {} ({})",

@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreResult, on_db};
-use crate::domain::time::{Millis, as_rfc3339};
+use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, on_db};
+use crate::domain::event::{WEBHOOK_TEST, test_event_body};
+use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -44,6 +45,266 @@ impl Store {
             )))
             .bind(org)
             .bind(event)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+}
+
+/// One attempt as the log shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Attempt {
+    pub attempt: i64,
+    #[serde(serialize_with = "as_rfc3339::serialize")]
+    pub started_at: Millis,
+    pub duration_ms: i64,
+    /// The `t` the attempt was signed with.
+    pub signature_t: i64,
+    pub response_status: Option<i64>,
+    #[serde(skip)]
+    pub response_body: Option<Vec<u8>>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl Attempt {
+    /// The response body's first bytes as text (invalid UTF-8 replaced).
+    pub fn response_text(&self) -> Option<String> {
+        self.response_body
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+/// Which deliveries a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub webhook: Option<WebhookId>,
+    pub status: Option<String>,
+}
+
+pub const DELIVERY_STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "skipped"];
+
+impl Store {
+    /// Deliveries newest first.
+    pub async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        filter: &DeliveryFilter,
+        page: &Page,
+    ) -> StoreResult<Paged<Delivery>> {
+        let rows: Vec<Delivery> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{DELIVERY_SELECT} WHERE dl.org_id = $1 AND ($2 IS NULL OR dl.webhook_id = $2)
+                 AND ($3 IS NULL OR dl.status = $3) AND dl.id < $4 ORDER BY dl.id DESC LIMIT $5"
+            )))
+            .bind(org)
+            .bind(&filter.webhook)
+            .bind(&filter.status)
+            .bind(page.before())
+            .bind(page.fetch_limit())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(page.finish(rows, |d| d.id.as_str()))
+    }
+
+    pub async fn delivery(&self, org: &OrgId, id: &DeliveryId) -> StoreResult<Delivery> {
+        let found: Option<Delivery> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{DELIVERY_SELECT} WHERE dl.org_id = $1 AND dl.id = $2")))
+                .bind(org)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        found.ok_or(StoreError::NotFound)
+    }
+
+    /// The delivery's attempts, first to last.
+    pub async fn attempts(&self, org: &OrgId, delivery: &DeliveryId) -> StoreResult<Vec<Attempt>> {
+        let rows = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT attempt, started_at, duration_ms, signature_t, response_status, response_body, error_kind,
+                        error_message
+                 FROM attempts WHERE org_id = $1 AND delivery_id = $2 ORDER BY attempt",
+            )
+            .bind(org)
+            .bind(delivery)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Queues the delivery to be sent again now, with the retry schedule started afresh. Refused
+    /// (`Conflict`) while a dispatcher is sending it or while its webhook is disabled.
+    pub async fn resend(&self, org: &OrgId, id: &DeliveryId) -> StoreResult<Delivery> {
+        let delivery = self.delivery(org, id).await?;
+        let webhook = self.webhook(org, &delivery.webhook_id).await?;
+        if !webhook.enabled {
+            return Err(StoreError::Conflict {
+                field: "webhook",
+                message: "The webhook is disabled; enable it first, then resend.".into(),
+            });
+        }
+        let now = now_ms();
+        let updated = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, queued_attempts = attempts,
+                        updated_at = $3
+                 WHERE org_id = $1 AND id = $2 AND (lease_owner IS NULL OR lease_expires_at < $3)",
+            )
+            .bind(org)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated > 0 {
+                pool.announce_deliveries(&mut tx).await?;
+            }
+            tx.commit().await?;
+            updated
+        });
+        if updated == 0 {
+            return Err(StoreError::Conflict {
+                field: "delivery",
+                message: "This delivery is being sent right now; wait for the attempt to finish."
+                    .into(),
+            });
+        }
+        self.wake_dispatcher();
+        self.delivery(org, id).await
+    }
+
+    /// Queues again the webhook's failed and skipped deliveries created since `since`; returns
+    /// how many.
+    pub async fn replay(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        since: Millis,
+    ) -> StoreResult<u64> {
+        let found = self.webhook(org, webhook).await?;
+        if !found.enabled {
+            return Err(StoreError::Conflict {
+                field: "webhook",
+                message: "The webhook is disabled; enable it first, then replay.".into(),
+            });
+        }
+        let now = now_ms();
+        let replayed = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let replayed = sqlx::query(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = $4, queued_attempts = attempts,
+                        updated_at = $4
+                 WHERE org_id = $1 AND webhook_id = $2 AND status IN ('failed', 'skipped') AND created_at >= $3",
+            )
+            .bind(org)
+            .bind(webhook)
+            .bind(since)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if replayed > 0 {
+                pool.announce_deliveries(&mut tx).await?;
+            }
+            tx.commit().await?;
+            replayed
+        });
+        if replayed > 0 {
+            self.wake_dispatcher();
+        }
+        Ok(replayed)
+    }
+
+    /// How many of the webhook's deliveries are skipped (kept while it was disabled).
+    pub async fn skipped_count(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+    ) -> StoreResult<(i64, Option<Millis>)> {
+        let counts = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT count(*), min(created_at) FROM deliveries WHERE org_id = $1 AND webhook_id = $2 AND status = 'skipped'",
+            )
+            .bind(org)
+            .bind(webhook)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(counts)
+    }
+
+    /// Queues a `webhook.test` event to this webhook alone.
+    pub async fn create_test_event(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+    ) -> StoreResult<(EventId, DeliveryId)> {
+        let found = self.webhook(org, webhook).await?;
+        if !found.enabled {
+            return Err(StoreError::Conflict {
+                field: "webhook",
+                message: "The webhook is disabled; enable it first, then send a test event.".into(),
+            });
+        }
+        let now = now_ms();
+        let event = EventId::generate();
+        let delivery = DeliveryId::generate();
+        let body = test_event_body(&event, now, found.id.as_str(), &found.name);
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES ($1, $2, $3, NULL, $4, $5)")
+                .bind(&event)
+                .bind(org)
+                .bind(WEBHOOK_TEST)
+                .bind(&body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
+            )
+            .bind(&delivery)
+            .bind(org)
+            .bind(&event)
+            .bind(webhook)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            pool.announce_deliveries(&mut tx).await?;
+            tx.commit().await?;
+        });
+        self.wake_dispatcher();
+        Ok((event, delivery))
+    }
+
+    /// Attempts per day of the last `days` days for a webhook: (day start, succeeded, failed).
+    pub async fn webhook_daily_outcomes(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        days: i64,
+    ) -> StoreResult<Vec<(Millis, i64, i64)>> {
+        const DAY: Millis = 86_400_000;
+        let since = (now_ms() / DAY - days + 1) * DAY;
+        let rows: Vec<(Millis, i64, i64)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT (a.started_at / 86400000) * 86400000 AS day,
+                        sum(CASE WHEN a.error_kind IS NULL THEN 1 ELSE 0 END),
+                        sum(CASE WHEN a.error_kind IS NULL THEN 0 ELSE 1 END)
+                 FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+                 WHERE a.org_id = $1 AND d.webhook_id = $2 AND a.started_at >= $3
+                 GROUP BY day ORDER BY day",
+            )
+            .bind(org)
+            .bind(webhook)
+            .bind(since)
             .fetch_all(pool)
             .await?
         });

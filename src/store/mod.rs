@@ -10,6 +10,7 @@ mod accounts;
 mod alarms;
 mod deliveries;
 mod devices;
+mod dispatch;
 mod page;
 mod postgres;
 mod sqlite;
@@ -24,6 +25,7 @@ pub use accounts::*;
 pub use alarms::*;
 pub use deliveries::*;
 pub use devices::*;
+pub use dispatch::*;
 pub use page::{Page, Paged};
 pub use sqlite::file_of as sqlite_file;
 pub use triggers::*;
@@ -259,6 +261,18 @@ impl Store {
     /// same PostgreSQL database once its notification arrives).
     pub fn dispatcher_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.wake.clone()
+    }
+
+    /// On PostgreSQL, a task that wakes this node's dispatcher when another node announces
+    /// deliveries; nothing on SQLite.
+    pub fn listen_for_deliveries(&self) -> Option<tokio::task::JoinHandle<()>> {
+        match &self.db {
+            Db::Sqlite(_) => None,
+            Db::Postgres(pool) => Some(tokio::spawn(postgres::listen(
+                pool.clone(),
+                self.wake.clone(),
+            ))),
+        }
     }
 
     pub(crate) fn wake_dispatcher(&self) {

@@ -27,3 +27,29 @@ pub async fn announce_deliveries(tx: &mut Transaction<'static, Postgres>) -> sql
         .await?;
     Ok(())
 }
+
+/// Forwards `NOTIFY biotz_deliveries` from other nodes to this node's dispatcher, reconnecting
+/// after a lost connection (the poll covers what is missed meanwhile).
+pub async fn listen(pool: PgPool, wake: std::sync::Arc<tokio::sync::Notify>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(error) = listener.listen(super::NOTIFY_CHANNEL).await {
+                    tracing::warn!(%error, "LISTEN failed");
+                } else {
+                    loop {
+                        match listener.recv().await {
+                            Ok(_) => wake.notify_one(),
+                            Err(error) => {
+                                tracing::warn!(%error, "the LISTEN connection was lost; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "connecting for LISTEN failed; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}

@@ -2,15 +2,44 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
+use crate::domain::time::now_ms;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+/// Prometheus text: this process's delivery counters and latency histogram, and the queue as
+/// the database sees it.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.queue_stats().await {
+        Ok((pending, oldest)) => {
+            let age = oldest.map_or(0.0, |created| (now_ms() - created).max(0) as f64 / 1000.0);
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                state.metrics.render(pending, age),
+            )
+                .into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "reading the queue for /metrics failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unreachable\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {

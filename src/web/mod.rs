@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 pub use rate_limit::RateLimiter;
 
 use crate::alarms::schemas::SchemaCache;
+use crate::dispatch::metrics::Metrics;
 use crate::store::Store;
 
 /// The largest request body the API reads.
@@ -32,6 +33,7 @@ pub struct AppState {
     pub store: Store,
     pub web: Arc<WebSettings>,
     pub schemas: Arc<SchemaCache>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct WebSettings {

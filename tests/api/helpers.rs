@@ -22,6 +22,8 @@ pub struct TestApp {
     pub address: String,
     pub store: Store,
     pub database: TestDatabase,
+    /// The master key, as `BIOTZ_MASTER_KEY` would give it to other processes.
+    pub master_key_hex: String,
     pub setup_link: Option<String>,
     server: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -113,13 +115,15 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Dispatching as tests want it: quick retries, loopback receivers allowed and trusted.
 pub fn test_dispatch_settings() -> DispatchSettings {
     DispatchSettings {
         retry_schedule: vec![Duration::from_millis(200), Duration::from_millis(400)],
         delivery_timeout: Duration::from_secs(5),
         allow_private_targets: vec!["127.0.0.0/8".parse().unwrap()],
-        extra_ca_certs: None,
+        extra_ca_certs: Some(crate::receiver::TLS.ca_pem.clone().into_bytes()),
         disable_after: Duration::from_secs(3 * 86_400),
+        lease: biotz::config::default_lease(Duration::from_secs(5)),
     }
 }
 
@@ -137,10 +141,11 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeSettings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = TestDatabase::create(dir.path()).await;
+        let master_key_hex = hex::encode(biotz::domain::random::bytes::<32>());
         let mut settings = ServeSettings {
             database: DatabaseSettings {
                 url: DatabaseUrl::parse(database.url()).unwrap(),
-                master_key: MasterKey::generate(),
+                master_key: MasterKey::parse_hex(&master_key_hex).unwrap(),
             },
             dispatch: test_dispatch_settings(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -159,6 +164,7 @@ impl TestApp {
             address,
             store,
             database,
+            master_key_hex,
             setup_link,
             server,
             _dir: dir,
@@ -167,6 +173,13 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Writes a file in the test's own directory and returns its path.
+    pub fn temp_file(&self, name: &str, contents: &str) -> std::path::PathBuf {
+        let path = self._dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
     }
 
     /// An organization with one user (password `PASSWORD`) and an API token.

@@ -2,11 +2,14 @@
 //! PostgreSQL when TEST_DATABASE_URL is set), driven over HTTP.
 
 mod helpers;
+mod receiver;
 
 mod accounts;
 mod alarms;
 mod devices;
+mod dispatch;
 mod health;
+mod processes;
 mod tenancy;
 mod tokens;
 mod triggers;

@@ -2,6 +2,7 @@
 //! every store call takes it, so another organization's ids answer 404.
 
 mod alarms;
+mod deliveries;
 mod devices;
 mod tokens;
 mod triggers;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(devices::router())
         .merge(triggers::router())
         .merge(alarms::router())
+        .merge(deliveries::router())
         .fallback(|| async { AppError::NotFound })
 }
 
@@ -33,6 +35,7 @@ pub struct ListQuery {
     pub name: Option<String>,
     pub status: Option<String>,
     pub state: Option<String>,
+    pub webhook_id: Option<String>,
 }
 
 impl ListQuery {
@@ -43,6 +46,20 @@ impl ListQuery {
                 message: format!("The query string could not be read: {error}."),
             }
         })
+    }
+
+    /// The `status` filter of a delivery list, checked.
+    pub fn delivery_status(&self) -> AppResult<Option<String>> {
+        match self.status.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(status) if crate::store::DELIVERY_STATUSES.contains(&status) => {
+                Ok(Some(status.to_owned()))
+            }
+            Some(_) => Err(AppError::validation(
+                "status",
+                "Filter by pending, succeeded, failed or skipped.",
+            )),
+        }
     }
 
     pub fn page(&self) -> AppResult<Page> {

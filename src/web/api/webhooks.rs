@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ListQuery;
-use crate::domain::time::rfc3339;
+use crate::domain::time::{parse_instant, rfc3339};
 use crate::domain::webhook::{self, CallbackUrl, WebhookName, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
-use crate::store::{Paged, Webhook, WebhookChanges};
+use crate::store::{Delivery, DeliveryFilter, Paged, Webhook, WebhookChanges};
 use crate::web::AppState;
-use crate::web::error::AppResult;
+use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{ApiCaller, ApiJson, PathId};
 
 pub fn router() -> Router<AppState> {
@@ -22,6 +22,69 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}", get(read).patch(update).delete(remove))
         .route("/webhooks/{id}/secret", get(secret))
         .route("/webhooks/{id}/secret/regenerate", post(regenerate))
+        .route("/webhooks/{id}/test", post(send_test))
+        .route("/webhooks/{id}/replay", post(replay))
+        .route("/webhooks/{id}/deliveries", get(deliveries))
+}
+
+async fn send_test(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let (event, delivery) = state.store.create_test_event(&caller.org, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "event_id": event, "delivery_id": delivery })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replay {
+    since: Option<Value>,
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+    ApiJson(body): ApiJson<Replay>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    state.store.webhook(&caller.org, &id).await?;
+    let since = match &body.since {
+        Some(Value::String(text)) => parse_instant(text),
+        Some(Value::Number(n)) => n.as_i64().and_then(|s| s.checked_mul(1000)),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        AppError::validation(
+            "since",
+            "Give the time to replay from, as RFC 3339 (2026-11-27T00:00:00Z) or unix seconds.",
+        )
+    })?;
+    let replayed = state.store.replay(&caller.org, &id, since).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed }))))
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<WebhookId>,
+    uri: Uri,
+) -> AppResult<Json<Paged<Delivery>>> {
+    state.store.webhook(&caller.org, &id).await?;
+    let query = ListQuery::from_uri(&uri)?;
+    let filter = DeliveryFilter {
+        webhook: Some(id),
+        status: query.delivery_status()?,
+    };
+    Ok(Json(
+        state
+            .store
+            .list_deliveries(&caller.org, &filter, &query.page()?)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -152,7 +215,7 @@ async fn regenerate(
 ) -> AppResult<Json<Value>> {
     state.store.webhook(&caller.org, &id).await?;
     let overlap = parse_overlap_secs(body.keep_previous_for_seconds.unwrap_or(0))
-        .map_err(|m| crate::web::error::AppError::validation("keep_previous_for_seconds", m))?;
+        .map_err(|m| AppError::validation("keep_previous_for_seconds", m))?;
     state
         .store
         .regenerate_secret(&caller.org, &id, overlap)

@@ -1,0 +1,129 @@
+//! Delivery counters and the attempt latency histogram, written as Prometheus text by `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::NextStep;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    succeeded: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+    gone: AtomicU64,
+    skipped: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record(&self, next: NextStep, duration_ms: i64) {
+        let counter = match next {
+            NextStep::Succeeded => &self.succeeded,
+            NextStep::RetryAt(_) => &self.retried,
+            NextStep::Failed => &self.failed,
+            NextStep::Gone => &self.gone,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let seconds = duration_ms.max(0) as f64 / 1000.0;
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros
+            .fetch_add(duration_ms.max(0) as u64 * 1000, Ordering::Relaxed);
+    }
+
+    pub fn record_skipped(&self, count: usize) {
+        self.skipped.fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition, with the queue figures read from the database.
+    pub fn render(&self, pending: i64, oldest_pending_age_secs: f64) -> String {
+        let mut out = String::new();
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        out.push_str(
+            "# HELP biotz_delivery_attempts_total Delivery attempts by what followed them.\n",
+        );
+        out.push_str("# TYPE biotz_delivery_attempts_total counter\n");
+        for (outcome, counter) in [
+            ("succeeded", &self.succeeded),
+            ("retry_scheduled", &self.retried),
+            ("failed", &self.failed),
+            ("gone", &self.gone),
+        ] {
+            let _ = writeln!(
+                out,
+                "biotz_delivery_attempts_total{{outcome=\"{outcome}\"}} {}",
+                get(counter)
+            );
+        }
+        out.push_str("# HELP biotz_deliveries_skipped_total Deliveries skipped because their webhook was disabled.\n");
+        out.push_str("# TYPE biotz_deliveries_skipped_total counter\n");
+        let _ = writeln!(out, "biotz_deliveries_skipped_total {}", get(&self.skipped));
+        out.push_str(
+            "# HELP biotz_delivery_attempt_duration_seconds How long delivery attempts took.\n",
+        );
+        out.push_str("# TYPE biotz_delivery_attempt_duration_seconds histogram\n");
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "biotz_delivery_attempt_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                get(bucket)
+            );
+        }
+        let count = get(&self.latency_count);
+        let _ = writeln!(
+            out,
+            "biotz_delivery_attempt_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "biotz_delivery_attempt_duration_seconds_sum {}",
+            get(&self.latency_sum_micros) as f64 / 1e6
+        );
+        let _ = writeln!(out, "biotz_delivery_attempt_duration_seconds_count {count}");
+        out.push_str(
+            "# HELP biotz_deliveries_pending Deliveries waiting to be sent (due now or later).\n",
+        );
+        out.push_str("# TYPE biotz_deliveries_pending gauge\n");
+        let _ = writeln!(out, "biotz_deliveries_pending {pending}");
+        out.push_str("# HELP biotz_oldest_pending_delivery_age_seconds Age of the oldest pending delivery.\n");
+        out.push_str("# TYPE biotz_oldest_pending_delivery_age_seconds gauge\n");
+        let _ = writeln!(
+            out,
+            "biotz_oldest_pending_delivery_age_seconds {oldest_pending_age_secs}"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let metrics = Metrics::default();
+        metrics.record(NextStep::Succeeded, 3);
+        metrics.record(NextStep::RetryAt(0), 200);
+        metrics.record_skipped(2);
+        let text = metrics.render(7, 1.5);
+        assert!(text.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"} 1"));
+        assert!(text.contains("biotz_delivery_attempts_total{outcome=\"retry_scheduled\"} 1"));
+        assert!(text.contains("biotz_deliveries_skipped_total 2"));
+        assert!(text.contains("biotz_delivery_attempt_duration_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("biotz_delivery_attempt_duration_seconds_bucket{le=\"0.25\"} 2"));
+        assert!(text.contains("biotz_delivery_attempt_duration_seconds_count 2"));
+        assert!(text.contains("biotz_deliveries_pending 7"));
+        assert!(text.contains("biotz_oldest_pending_delivery_age_seconds 1.5"));
+    }
+}

@@ -1,0 +1,415 @@
+//! The dispatcher: claims due deliveries under a lease, sends each as a signed POST, and records
+//! every attempt. No transaction is open while a request is in flight.
+//!
+//! Fairness: at most `per_webhook` attempts run at once for one webhook and `global` in all; a
+//! claim takes at most `per_webhook` deliveries of one webhook and none of a webhook already at
+//! its cap, so a receiver that hangs until the timeout holds only its own slots.
+
+pub mod attempt;
+pub mod client;
+pub mod guard;
+pub mod metrics;
+pub mod retry;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::RngExt;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use self::attempt::Outgoing;
+use self::guard::AddressGuard;
+use self::metrics::Metrics;
+use crate::config::DispatchSettings;
+use crate::domain::time::{Millis, duration_ms, now_ms};
+use crate::domain::{DeliveryId, WebhookId, random};
+use crate::store::{AttemptRecord, ClaimLimits, Claimed, Store, StoreResult};
+
+/// How much the dispatcher does at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    pub global: usize,
+    pub per_webhook: usize,
+    pub batch: usize,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Self {
+            global: 256,
+            per_webhook: 8,
+            batch: 128,
+        }
+    }
+}
+
+/// A claimed delivery with what it takes to send it.
+struct Job {
+    claimed: Claimed,
+    url: String,
+    body: Bytes,
+    secrets: Arc<Vec<String>>,
+}
+
+pub struct Dispatcher {
+    store: Store,
+    client: reqwest::Client,
+    guard: AddressGuard,
+    settings: DispatchSettings,
+    capacity: Capacity,
+    lease: Duration,
+    /// This process's name on its leases.
+    owner: String,
+    metrics: Arc<Metrics>,
+    global: Arc<Semaphore>,
+    per_webhook: Mutex<HashMap<WebhookId, Arc<Semaphore>>>,
+    /// Deliveries claimed and not yet recorded: what a shutdown gives back.
+    held: Mutex<HashSet<DeliveryId>>,
+    /// Rings when an attempt finishes, so the loop can claim again.
+    freed: Notify,
+    /// Set on shutdown: deliveries still waiting for a slot are not started.
+    stopping: AtomicBool,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        settings: DispatchSettings,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        Self::with_capacity(store, settings, metrics, Capacity::default())
+    }
+
+    pub fn with_capacity(
+        store: Store,
+        settings: DispatchSettings,
+        metrics: Arc<Metrics>,
+        capacity: Capacity,
+    ) -> anyhow::Result<Self> {
+        let guard = AddressGuard::new(settings.allow_private_targets.clone());
+        let client = client::build(&settings, &guard)?;
+        Ok(Self {
+            store,
+            client,
+            guard,
+            lease: settings.lease,
+            stopping: AtomicBool::new(false),
+            owner: format!("node-{}-{}", std::process::id(), &random::token()[..8]),
+            metrics,
+            global: Arc::new(Semaphore::new(capacity.global)),
+            per_webhook: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashSet::new()),
+            freed: Notify::new(),
+            capacity,
+            settings,
+        })
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn webhook_slots(&self, webhook: &WebhookId) -> Arc<Semaphore> {
+        let mut slots = self.per_webhook.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() > 4096 {
+            let full = self.capacity.per_webhook;
+            slots.retain(|_, s| s.available_permits() < full);
+        }
+        slots
+            .entry(webhook.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.capacity.per_webhook)))
+            .clone()
+    }
+
+    fn busy_webhooks(&self) -> Vec<WebhookId> {
+        let slots = self.per_webhook.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .filter(|(_, s)| s.available_permits() == 0)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Claims up to `limit` due deliveries and loads what sending them takes. Deliveries of a
+    /// webhook disabled since their event are marked skipped here.
+    async fn claim(&self, limit: usize) -> StoreResult<Vec<Job>> {
+        let limits = ClaimLimits {
+            total: limit as i64,
+            per_webhook: self.capacity.per_webhook as i64,
+            lease_ms: duration_ms(self.lease),
+        };
+        let claimed = self
+            .store
+            .claim_due(&self.owner, limits, &self.busy_webhooks())
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            held.extend(claimed.iter().map(|c| c.id.clone()));
+        }
+        let mut webhooks: Vec<WebhookId> = claimed.iter().map(|c| c.webhook_id.clone()).collect();
+        webhooks.sort();
+        webhooks.dedup();
+        let mut events: Vec<_> = claimed.iter().map(|c| c.event_id.clone()).collect();
+        events.sort();
+        events.dedup();
+        let targets = self.store.targets(&webhooks).await?;
+        let bodies: HashMap<_, Bytes> = self
+            .store
+            .event_bodies(&events)
+            .await?
+            .into_iter()
+            .map(|(id, body)| (id, Bytes::from(body)))
+            .collect();
+        let secrets: HashMap<&WebhookId, Arc<Vec<String>>> = targets
+            .iter()
+            .map(|(id, t)| (id, Arc::new(t.secrets.clone())))
+            .collect();
+        let mut jobs = Vec::with_capacity(claimed.len());
+        let mut skipped = Vec::new();
+        for claimed in claimed {
+            match (
+                targets.get(&claimed.webhook_id),
+                bodies.get(&claimed.event_id),
+            ) {
+                (Some(target), Some(body)) if target.enabled && !target.secrets.is_empty() => jobs
+                    .push(Job {
+                        url: target.url.clone(),
+                        body: body.clone(),
+                        secrets: secrets[&claimed.webhook_id].clone(),
+                        claimed,
+                    }),
+                _ => skipped.push(claimed.id),
+            }
+        }
+        if !skipped.is_empty() {
+            self.store.skip_claimed(&self.owner, &skipped).await?;
+            self.metrics.record_skipped(skipped.len());
+            self.forget(&skipped);
+        }
+        Ok(jobs)
+    }
+
+    fn forget(&self, ids: &[DeliveryId]) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            held.remove(id);
+        }
+    }
+
+    /// Sends one claimed delivery (waiting for a slot of its webhook first, then a global one).
+    /// `None` when the dispatcher began stopping before the delivery got its slots.
+    async fn attempt(&self, job: Job) -> Option<AttemptRecord> {
+        let slots = self.webhook_slots(&job.claimed.webhook_id);
+        let _webhook_slot = slots
+            .acquire_owned()
+            .await
+            .expect("webhook slots are never closed");
+        let _slot = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("global slots are never closed");
+        if self.stopping.load(Ordering::Relaxed) {
+            return None;
+        }
+        let number = job.claimed.attempts + 1;
+        let span = tracing::info_span!(
+            "attempt",
+            delivery_id = %job.claimed.id,
+            webhook_id = %job.claimed.webhook_id,
+            attempt = number
+        );
+        let _entered = span.enter();
+        let outgoing = Outgoing {
+            url: &job.url,
+            body: job.body.clone(),
+            secrets: &job.secrets,
+            event_id: job.claimed.event_id.as_str(),
+            delivery_id: job.claimed.id.as_str(),
+            attempt: number,
+        };
+        let outcome = attempt::send(&self.client, &self.guard, &outgoing).await;
+        let jitter = rand::rng().random_range(-1.0..=1.0);
+        let next = retry::next_step(
+            &retry::Tried {
+                succeeded: outcome.succeeded(),
+                gone: outcome.gone(),
+                attempt: number,
+                queued_attempts: job.claimed.queued_attempts,
+                retry_after: outcome.retry_after,
+            },
+            &self.settings.retry_schedule,
+            jitter,
+            now_ms(),
+        );
+        match &outcome.error_kind {
+            None => tracing::debug!(status = outcome.response_status, "delivered"),
+            Some(kind) => tracing::info!(
+                kind = kind.as_str(),
+                error = outcome.error_message.as_deref(),
+                "attempt failed"
+            ),
+        }
+        self.metrics.record(next, outcome.duration_ms);
+        Some(AttemptRecord {
+            attempt: number,
+            started_at: outcome.started_at,
+            duration_ms: outcome.duration_ms,
+            signature_t: outcome.signature_t,
+            response_status: outcome.response_status.map(i64::from),
+            response_body: outcome.response_body,
+            error_kind: outcome.error_kind.map(attempt::ErrorKind::as_str),
+            error_message: outcome.error_message,
+            next,
+            delivery: job.claimed,
+        })
+    }
+
+    async fn record(&self, records: &[AttemptRecord]) -> StoreResult<()> {
+        self.store
+            .record_attempts(
+                &self.owner,
+                records,
+                duration_ms(self.settings.disable_after),
+            )
+            .await?;
+        let ids: Vec<DeliveryId> = records.iter().map(|r| r.delivery.id.clone()).collect();
+        self.forget(&ids);
+        Ok(())
+    }
+
+    /// One step, for tests and tools: claims one batch, sends it, records the attempts, and
+    /// returns how many deliveries were attempted.
+    pub async fn run_once(&self) -> StoreResult<usize> {
+        let jobs = self.claim(self.capacity.batch).await?;
+        let records: Vec<AttemptRecord> =
+            futures_util::future::join_all(jobs.into_iter().map(|job| self.attempt(job)))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        self.record(&records).await?;
+        Ok(records.len())
+    }
+
+    /// Runs until `shutdown` turns true; then stops claiming, waits up to `grace` for the
+    /// attempts in flight, records what finished and gives back every other lease.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+        let wake = self.store.dispatcher_wake();
+        let listener = self.store.listen_for_deliveries();
+        let (results, recorder) = self.clone().spawn_recorder();
+        let mut attempts = JoinSet::new();
+        tracing::info!(owner = %self.owner, "dispatcher started");
+        while !*shutdown.borrow() {
+            while attempts.try_join_next().is_some() {}
+            let free = self.global.available_permits().min(self.capacity.batch);
+            let jobs = if free == 0 {
+                Vec::new()
+            } else {
+                match self.claim(free).await {
+                    Ok(jobs) => jobs,
+                    Err(error) => {
+                        tracing::error!(error = %error, "claiming deliveries failed; retrying in a second");
+                        Vec::new()
+                    }
+                }
+            };
+            let claimed_any = !jobs.is_empty();
+            for job in jobs {
+                let this = self.clone();
+                let results = results.clone();
+                attempts.spawn(async move {
+                    if let Some(record) = this.attempt(job).await {
+                        let _ = results.send(record);
+                    }
+                    this.freed.notify_one();
+                });
+            }
+            if claimed_any && self.global.available_permits() > 0 {
+                continue;
+            }
+            let pause = self.pause().await;
+            tokio::select! {
+                () = wake.notified() => {}
+                () = self.freed.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.stopping.store(true, Ordering::Relaxed);
+        tracing::info!(in_flight = attempts.len(), "dispatcher stopping");
+        let _ = tokio::time::timeout(grace, async {
+            while attempts.join_next().await.is_some() {}
+        })
+        .await;
+        attempts.abort_all();
+        drop(results);
+        let _ = recorder.await;
+        if let Some(listener) = listener {
+            listener.abort();
+        }
+        let unfinished: Vec<DeliveryId> = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        if let Err(error) = self.store.release_claimed(&self.owner, &unfinished).await {
+            tracing::error!(error = %error, "releasing leases failed; they return when they expire");
+        }
+        tracing::info!(released = unfinished.len(), "dispatcher stopped");
+    }
+
+    /// How long to wait before looking again: until the next delivery is due, at most a second.
+    async fn pause(&self) -> Duration {
+        let poll = Duration::from_secs(1);
+        match self.store.next_due().await {
+            Ok(Some(at)) => {
+                Duration::from_millis((at - now_ms()).clamp(0, duration_ms(poll)) as u64)
+            }
+            Ok(None) => poll,
+            Err(_) => poll,
+        }
+    }
+
+    /// A task that writes attempt results in batches, retrying while the database is away so
+    /// no result is dropped.
+    fn spawn_recorder(
+        self: Arc<Self>,
+    ) -> (
+        mpsc::UnboundedSender<AttemptRecord>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<AttemptRecord>();
+        let handle = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while receiver.recv_many(&mut batch, 512).await > 0 {
+                let mut backoff = Duration::from_millis(100);
+                while let Err(error) = self.record(&batch).await {
+                    tracing::error!(error = %error, records = batch.len(), "recording attempts failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                batch.clear();
+            }
+        });
+        (sender, handle)
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+/// For tests: when the next delivery is due, in milliseconds from now.
+pub async fn due_in(store: &Store) -> StoreResult<Option<Millis>> {
+    Ok(store.next_due().await?.map(|at| at - now_ms()))
+}

@@ -1,0 +1,394 @@
+//! What the dispatcher needs from the store: claim due deliveries under a lease, load what to
+//! send, record attempts in batches, and give leases back.
+//!
+//! A claim sets `next_attempt_at` to the end of the lease. A delivery whose dispatcher dies is
+//! therefore simply due again when the lease runs out, and the same "due" query reclaims it.
+//! Results are written only while the lease is still held (`lease_owner` matches).
+
+use std::collections::HashMap;
+
+use super::{Db, Store, StoreResult, WritePool, on_db};
+use crate::domain::time::{Millis, now_ms};
+use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: DeliveryId,
+    pub org_id: OrgId,
+    pub event_id: EventId,
+    pub webhook_id: WebhookId,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// `attempts` when it was last (re)queued: the retry schedule counts from there.
+    pub queued_attempts: i64,
+}
+
+/// Where and how to send a webhook's deliveries.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub enabled: bool,
+    /// The current secret first, then older ones inside their overlap.
+    pub secrets: Vec<String>,
+}
+
+/// How a claim is bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits {
+    /// At most this many deliveries.
+    pub total: i64,
+    /// At most this many for one webhook.
+    pub per_webhook: i64,
+    pub lease_ms: Millis,
+}
+
+/// What became of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(Millis),
+    /// The schedule is exhausted.
+    Failed,
+    /// The receiver answered 410 Gone: the delivery stops and the webhook is disabled.
+    Gone,
+}
+
+/// One attempt to write to the log, with its consequence.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery: Claimed,
+    pub attempt: i64,
+    pub started_at: Millis,
+    pub duration_ms: Millis,
+    pub signature_t: i64,
+    pub response_status: Option<i64>,
+    pub response_body: Option<Vec<u8>>,
+    pub error_kind: Option<&'static str>,
+    pub error_message: Option<String>,
+    pub next: NextStep,
+}
+
+/// A webhook's secret as stored: (webhook, secret id, nonce || ciphertext).
+type SealedSecret = (WebhookId, String, Vec<u8>);
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// Claims due deliveries for `owner`, oldest due first, skipping `busy` webhooks.
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        limits: ClaimLimits,
+        busy: &[WebhookId],
+    ) -> StoreResult<Vec<Claimed>> {
+        let now = now_ms();
+        let exclude = if busy.is_empty() {
+            String::new()
+        } else {
+            format!("AND webhook_id NOT IN ({})", placeholders(7, busy.len()))
+        };
+        let returning = "id, org_id, event_id, webhook_id, attempts, queued_attempts";
+        macro_rules! bind_claim {
+            ($sql:expr, $executor:expr) => {{
+                let mut query = sqlx::query_as::<_, Claimed>(sqlx::AssertSqlSafe($sql))
+                    .bind(owner)
+                    .bind(now + limits.lease_ms)
+                    .bind(now)
+                    .bind(limits.total * 4)
+                    .bind(limits.per_webhook)
+                    .bind(limits.total);
+                for webhook in busy {
+                    query = query.bind(webhook);
+                }
+                query.fetch_all($executor).await?
+            }};
+        }
+        let claimed = match &self.db {
+            // One UPDATE … RETURNING: SQLite runs it atomically under its write lock.
+            Db::Sqlite(pool) => bind_claim!(
+                format!(
+                    "UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2, next_attempt_at = $2
+                     WHERE id IN (
+                       SELECT id FROM (
+                         SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS nth
+                         FROM (SELECT id, webhook_id, next_attempt_at FROM deliveries
+                               WHERE status = 'pending' AND next_attempt_at <= $3 {exclude}
+                               ORDER BY next_attempt_at LIMIT $4) AS due
+                       ) AS ranked WHERE nth <= $5 LIMIT $6)
+                     RETURNING {returning}"
+                ),
+                pool
+            ),
+            // Many nodes claim at once: each skips the rows another is claiming.
+            Db::Postgres(pool) => bind_claim!(
+                format!(
+                    "WITH due AS (
+                       SELECT id, webhook_id, next_attempt_at FROM deliveries
+                       WHERE status = 'pending' AND next_attempt_at <= $3 {exclude}
+                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED
+                     ), ranked AS (
+                       SELECT id FROM (
+                         SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS nth FROM due
+                       ) AS r WHERE nth <= $5 LIMIT $6
+                     )
+                     UPDATE deliveries d SET lease_owner = $1, lease_expires_at = $2, next_attempt_at = $2
+                     FROM ranked WHERE d.id = ranked.id
+                     RETURNING d.id, d.org_id, d.event_id, d.webhook_id, d.attempts, d.queued_attempts"
+                ),
+                pool
+            ),
+        };
+        Ok(claimed)
+    }
+
+    /// When the next pending delivery is due, if any is.
+    pub async fn next_due(&self) -> StoreResult<Option<Millis>> {
+        let next = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(next)
+    }
+
+    /// The webhooks' URLs, state and signing secrets.
+    pub async fn targets(&self, webhooks: &[WebhookId]) -> StoreResult<HashMap<WebhookId, Target>> {
+        if webhooks.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let now = now_ms();
+        let (rows, secrets): (Vec<(WebhookId, String, bool)>, Vec<SealedSecret>) = on_db!(self, pool => {
+            let sql = format!("SELECT id, url, enabled FROM webhooks WHERE id IN ({})", placeholders(1, webhooks.len()));
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in webhooks {
+                query = query.bind(id);
+            }
+            let rows = query.fetch_all(pool).await?;
+            let sql = format!(
+                "SELECT webhook_id, id, sealed FROM webhook_secrets
+                 WHERE (expires_at IS NULL OR expires_at > $1) AND webhook_id IN ({})
+                 ORDER BY expires_at IS NOT NULL, created_at DESC",
+                placeholders(2, webhooks.len())
+            );
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
+            for id in webhooks {
+                query = query.bind(id);
+            }
+            (rows, query.fetch_all(pool).await?)
+        });
+        let mut targets: HashMap<WebhookId, Target> = rows
+            .into_iter()
+            .map(|(id, url, enabled)| {
+                (
+                    id,
+                    Target {
+                        url,
+                        enabled,
+                        secrets: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        for (webhook, secret_id, sealed) in secrets {
+            let plain = self.key.open(&sealed, &secret_id)?;
+            let text = String::from_utf8(plain).map_err(|_| crate::crypto::OpenError)?;
+            if let Some(target) = targets.get_mut(&webhook) {
+                target.secrets.push(text);
+            }
+        }
+        Ok(targets)
+    }
+
+    /// The events' bodies, as stored when they happened.
+    pub async fn event_bodies(&self, events: &[EventId]) -> StoreResult<HashMap<EventId, Vec<u8>>> {
+        if events.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list = placeholders(1, events.len());
+        let rows: Vec<(EventId, Vec<u8>)> = on_db!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id, body FROM events WHERE id IN ({list})")));
+            for id in events {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Writes a batch of attempts and their consequences in one transaction: the attempt log,
+    /// each delivery's new state (only while `owner` still holds its lease), and each webhook's
+    /// failure state (failing since…, disabled after `disable_after_ms` of failures or a 410).
+    pub async fn record_attempts(
+        &self,
+        owner: &str,
+        records: &[AttemptRecord],
+        disable_after_ms: Millis,
+    ) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let failing_reason = format!(
+            "Disabled automatically: its deliveries kept failing with no success for more than {}.",
+            humantime::format_duration(std::time::Duration::from_millis(
+                disable_after_ms.max(0) as u64
+            ))
+        );
+        on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for record in records {
+                let delivery = &record.delivery;
+                sqlx::query(
+                    "INSERT INTO attempts (id, org_id, delivery_id, attempt, started_at, duration_ms, signature_t,
+                                           response_status, response_body, error_kind, error_message)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                )
+                .bind(crate::domain::AttemptId::generate())
+                .bind(&delivery.org_id)
+                .bind(&delivery.id)
+                .bind(record.attempt)
+                .bind(record.started_at)
+                .bind(record.duration_ms)
+                .bind(record.signature_t)
+                .bind(record.response_status)
+                .bind(&record.response_body)
+                .bind(record.error_kind)
+                .bind(&record.error_message)
+                .execute(&mut *tx)
+                .await?;
+                let (status, next_at) = match record.next {
+                    NextStep::Succeeded => ("succeeded", None),
+                    NextStep::RetryAt(at) => ("pending", Some(at)),
+                    NextStep::Failed | NextStep::Gone => ("failed", None),
+                };
+                sqlx::query(
+                    "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, lease_owner = NULL,
+                            lease_expires_at = NULL, last_attempt_at = $6, last_response_status = $7, last_error = $8,
+                            updated_at = $9
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(&delivery.id)
+                .bind(owner)
+                .bind(status)
+                .bind(record.attempt)
+                .bind(next_at)
+                .bind(record.started_at)
+                .bind(record.response_status)
+                .bind(&record.error_message)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let disabled_reason = match record.next {
+                    NextStep::Succeeded => {
+                        sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
+                            .bind(&delivery.webhook_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        None
+                    }
+                    NextStep::Gone => Some(format!(
+                        "Disabled automatically: the receiver answered 410 Gone on {}.",
+                        crate::domain::time::rfc3339(record.started_at)
+                    )),
+                    NextStep::RetryAt(_) | NextStep::Failed => {
+                        sqlx::query("UPDATE webhooks SET failing_since = COALESCE(failing_since, $2) WHERE id = $1")
+                            .bind(&delivery.webhook_id)
+                            .bind(record.started_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        let overdue: i64 = sqlx::query_scalar(
+                            "SELECT count(*) FROM webhooks WHERE id = $1 AND enabled AND failing_since <= $2",
+                        )
+                        .bind(&delivery.webhook_id)
+                        .bind(now - disable_after_ms)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        (overdue > 0).then(|| failing_reason.clone())
+                    }
+                };
+                if let Some(reason) = disabled_reason {
+                    let disabled = sqlx::query(
+                        "UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, disabled_at = $3, updated_at = $3
+                         WHERE id = $1 AND enabled",
+                    )
+                    .bind(&delivery.webhook_id)
+                    .bind(&reason)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if disabled > 0 {
+                        // What was waiting for it is kept as skipped, ready to replay.
+                        sqlx::query(
+                            "UPDATE deliveries SET status = 'skipped', next_attempt_at = NULL, updated_at = $2
+                             WHERE webhook_id = $1 AND status = 'pending' AND lease_owner IS NULL",
+                        )
+                        .bind(&delivery.webhook_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Marks claimed deliveries of webhooks disabled since their event as skipped.
+    pub async fn skip_claimed(&self, owner: &str, deliveries: &[DeliveryId]) -> StoreResult<()> {
+        self.update_claimed(
+            owner,
+            deliveries,
+            "status = 'skipped', next_attempt_at = NULL",
+        )
+        .await
+    }
+
+    /// Gives leases back: the deliveries are due again at once, for any dispatcher.
+    pub async fn release_claimed(&self, owner: &str, deliveries: &[DeliveryId]) -> StoreResult<()> {
+        self.update_claimed(owner, deliveries, "next_attempt_at = $2")
+            .await
+    }
+
+    async fn update_claimed(
+        &self,
+        owner: &str,
+        deliveries: &[DeliveryId],
+        set: &str,
+    ) -> StoreResult<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let list = placeholders(3, deliveries.len());
+        let sql = format!(
+            "UPDATE deliveries SET {set}, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+             WHERE lease_owner = $1 AND id IN ({list})"
+        );
+        on_db!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(owner).bind(now_ms());
+            for id in deliveries {
+                query = query.bind(id);
+            }
+            query.execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Pending deliveries and how long the oldest has waited, for `/metrics`.
+    pub async fn queue_stats(&self) -> StoreResult<(i64, Option<Millis>)> {
+        let stats = on_db!(self, pool => {
+            sqlx::query_as("SELECT count(*), min(created_at) FROM deliveries WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(stats)
+    }
+}
