@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use super::filters;
 use super::{Layout, page, redirect_with_flash, render, render_with};
-use crate::domain::time::Millis;
+use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
 use crate::domain::webhook::{self, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
-use crate::store::{Page, Webhook, WebhookChanges};
+use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
@@ -30,6 +30,82 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/disable", post(disable))
         .route("/webhooks/{id}/secret/regenerate", post(regenerate))
         .route("/webhooks/{id}/delete", get(confirm_delete).post(delete))
+        .route("/webhooks/{id}/test", post(send_test))
+        .route("/webhooks/{id}/replay", post(replay))
+}
+
+async fn send_test(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        match state.store.create_test_event(user.org(), &id).await {
+            Ok((_, delivery)) => Ok(redirect_with_flash(
+                &state,
+                jar,
+                &format!("/deliveries/{delivery}"),
+                "Test event queued: it is sent within moments.",
+            )),
+            Err(StoreError::Conflict { message, .. }) => Ok(redirect_with_flash(
+                &state,
+                jar,
+                &format!("/webhooks/{id}"),
+                &message,
+            )),
+            Err(error) => Err(error.into()),
+        }
+    }
+    .await;
+    page(&user, result)
+}
+
+#[derive(Deserialize)]
+struct ReplayForm {
+    since: String,
+}
+
+/// `2026-11-27T10:30` (a datetime-local field, read as UTC) or RFC 3339.
+fn parse_form_instant(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    parse_instant(text)
+        .or_else(|| parse_instant(&format!("{text}:00Z")))
+        .or_else(|| parse_instant(&format!("{text}Z")))
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, form }: CsrfForm<ReplayForm>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        state.store.webhook(user.org(), &id).await?;
+        let Some(since) = parse_form_instant(&form.since) else {
+            return Err(AppError::validation(
+                "since",
+                "Choose the date and time to replay from.",
+            ));
+        };
+        let message = match state.store.replay(user.org(), &id, since).await {
+            Ok(0) => "Nothing to replay: no failed or skipped delivery since then.".to_owned(),
+            Ok(1) => "1 delivery queued again.".to_owned(),
+            Ok(n) => format!("{n} deliveries queued again."),
+            Err(StoreError::Conflict { message, .. }) => message,
+            Err(error) => return Err(error.into()),
+        };
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            &format!("/webhooks/{id}"),
+            &message,
+        ))
+    }
+    .await;
+    page(&user, result)
 }
 
 #[derive(Template)]
@@ -162,6 +238,10 @@ async fn create(
 struct ShowPage {
     layout: Layout,
     webhook: Webhook,
+    recent: Vec<Delivery>,
+    skipped: i64,
+    skipped_since: String,
+    replay_since: String,
     created: bool,
     reveal: bool,
     current_secret: String,
@@ -185,6 +265,16 @@ async fn show(
         let webhook = state.store.webhook(user.org(), &id).await?;
         let secrets = state.store.webhook_secrets(user.org(), &id).await?;
         let created = query.created.is_some();
+        let filter = DeliveryFilter {
+            webhook: Some(id.clone()),
+            status: None,
+        };
+        let recent = state
+            .store
+            .list_deliveries(user.org(), &filter, &Page::first(10))
+            .await?
+            .data;
+        let (skipped, oldest_skipped) = state.store.skipped_count(user.org(), &id).await?;
         let current_secret = secrets
             .iter()
             .find(|s| s.expires_at.is_none())
@@ -196,6 +286,10 @@ async fn show(
             reveal: created || query.reveal.is_some(),
             current_secret,
             previous: secrets.iter().filter_map(|s| s.expires_at).collect(),
+            recent,
+            skipped,
+            skipped_since: oldest_skipped.map(rfc3339).unwrap_or_default(),
+            replay_since: rfc3339(now_ms() - 86_400_000)[..16].to_owned(),
             webhook,
         }))
     }
