@@ -1,6 +1,7 @@
 //! The `biotz` command line.
 
 mod accounts;
+mod receive;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ pub enum Command {
     },
     /// Check one signed webhook body: exit 0 if valid, 1 with the reason if not
     Verify(verify::VerifyArgs),
+    /// A development HTTPS receiver: verifies and prints each webhook request
+    Receive(receive::ReceiveArgs),
     /// Manage users
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -104,6 +107,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Verify(args) => verify::run(&args),
+        Command::Receive(args) => {
+            telemetry::init(LogFormat::Pretty);
+            receive::run(args, shutdown_signal()).await
+        }
         Command::User(command) => accounts::run_user(command).await,
         Command::Token(command) => accounts::run_token(command).await,
     }

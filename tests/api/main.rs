@@ -6,6 +6,7 @@ mod receiver;
 
 mod accounts;
 mod alarms;
+mod cli;
 mod deliveries_ui;
 mod devices;
 mod dispatch;

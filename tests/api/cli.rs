@@ -1,0 +1,187 @@
+//! `biotz verify` and `biotz receive`, run as a user runs them.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::dispatch::Scene;
+use crate::helpers::TestApp;
+use crate::receiver::TLS;
+
+const SECRET: &str = "whsec_cli-test-secret";
+
+fn verify(args: &[&str], stdin: &[u8]) -> (i32, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_biotz"))
+        .arg("verify")
+        .args(args)
+        .env_remove("BIOTZ_WEBHOOK_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn verify_accepts_a_valid_body_and_names_the_failed_rule_otherwise() {
+    let body = br#"{"id":"evt_1","type":"webhook.test"}"#;
+    let now = biotz::domain::time::now_ms() / 1000;
+    let header = biotz_signature::sign_header(&[SECRET], now, body);
+    assert_eq!(
+        verify(&["--secret", SECRET, "--header", &header], body),
+        (0, "valid\n".into())
+    );
+    assert_eq!(
+        verify(&["--secret", SECRET, "--header", &header, "-"], body).0,
+        0
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, body).unwrap();
+    assert_eq!(
+        verify(
+            &[
+                "--secret",
+                SECRET,
+                "--header",
+                &header,
+                file.to_str().unwrap()
+            ],
+            b""
+        )
+        .0,
+        0
+    );
+
+    let (code, out) = verify(
+        &["--secret", SECRET, "--header", &header],
+        b"{\"id\":\"evt_2\"}",
+    );
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: no matching signature"), "{out}");
+    let (code, out) = verify(&["--secret", "whsec_other", "--header", &header], body);
+    assert_eq!(
+        (code, out.starts_with("invalid: no matching signature")),
+        (1, true)
+    );
+
+    let old = biotz_signature::sign_header(&[SECRET], 1_600_000_000, body);
+    let (code, out) = verify(&["--secret", SECRET, "--header", &old], body);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("invalid: timestamp outside tolerance"),
+        "{out}"
+    );
+    assert_eq!(
+        verify(
+            &["--secret", SECRET, "--header", &old, "--at", "1600000100"],
+            body
+        )
+        .0,
+        0,
+        "checked as of --at"
+    );
+    assert_eq!(
+        verify(
+            &["--secret", SECRET, "--header", &old, "--tolerance", "0"],
+            body
+        )
+        .0,
+        0,
+        "0 accepts any age"
+    );
+    let (code, out) = verify(&["--secret", SECRET, "--header", "v1=abc"], body);
+    assert_eq!(
+        (code, out.trim()),
+        (1, "invalid: no timestamp: the header has no t= item")
+    );
+}
+
+/// Reads the child's stdout until a line contains `needle`.
+async fn line_with(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    needle: &str,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = tokio::time::timeout(left, lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no line with {needle:?} in time"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("biotz receive ended before printing {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+#[tokio::test]
+async fn receive_shows_live_alarms_verified_and_retries_when_told_to_fail() {
+    let app =
+        TestApp::spawn_with(|s| s.dispatch.retry_schedule = vec![Duration::from_millis(100); 2])
+            .await;
+    let scene = Scene::new(&app, "https://placeholder.example/hook").await;
+    let cert = app.temp_file("cert.pem", &TLS.cert_pem);
+    let key = app.temp_file("key.pem", &TLS.key_pem);
+    let start = |status: &str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_biotz"))
+            .args(["receive", "--listen", "127.0.0.1:0", "--status", status])
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .env("BIOTZ_WEBHOOK_SECRET", scene.secret())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let api = app.api(&scene.tenant);
+    let path = format!("/api/v1/webhooks/{}", scene.webhook_id());
+
+    let mut receiver = start("200");
+    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+    let listening = line_with(&mut lines, "Listening on https://").await;
+    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+    line_with(&mut lines, "BIOTZ_ALLOW_PRIVATE_TARGETS=127.0.0.0/8").await;
+    api.patch(&path, json!({ "url": format!("{url}biotz") }))
+        .await;
+    let event = scene.raise(&app).await;
+    let line = line_with(&mut lines, &event).await;
+    assert!(
+        line.contains("alarm.raised") && line.contains("attempt 1 signature valid → 200"),
+        "{line}"
+    );
+    let delivery = crate::dispatch::delivery_of(&api, &event).await;
+    crate::dispatch::delivery_when(&api, &delivery, "success", |d| d["status"] == "succeeded")
+        .await;
+    receiver.kill().await.unwrap();
+
+    let mut failing = start("500");
+    let mut lines = BufReader::new(failing.stdout.take().unwrap()).lines();
+    let listening = line_with(&mut lines, "Listening on https://").await;
+    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+    api.patch(&path, json!({ "url": url })).await;
+    let answer = app
+        .ingest(&scene.token, "telemetry", json!({ "temperature": -5 }))
+        .await;
+    let event = answer.body["events"][0].as_str().unwrap().to_owned();
+    for attempt in 1..=3 {
+        let line = line_with(&mut lines, &format!("attempt {attempt} ")).await;
+        assert!(
+            line.contains(&event) && line.contains("signature valid → 500"),
+            "{line}"
+        );
+    }
+    failing.kill().await.unwrap();
+}
