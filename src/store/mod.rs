@@ -8,6 +8,7 @@
 
 mod accounts;
 mod alarms;
+mod bulk;
 mod deliveries;
 mod devices;
 mod dispatch;

@@ -1,0 +1,260 @@
+//! The Biotz delivery benchmark: whole-system figures against a bare-client baseline measured in
+//! the same run, on SQLite and PostgreSQL. See BENCHMARKS.md.
+//!
+//!     cargo run --release --bin biotz-bench                 # the full run (several minutes)
+//!     cargo run --bin biotz-bench -- --smoke                # seconds: checks that it all runs
+//!     BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres …   # also on PostgreSQL
+
+mod measure;
+mod scenarios;
+mod setup;
+mod sink;
+
+use biotz::dispatch::Capacity;
+use biotz::receiver::LocalTls;
+use serde_json::{Value, json};
+
+use self::setup::Backend;
+
+struct Sizes {
+    baseline: usize,
+    drain: usize,
+    seconds: f64,
+    rates: Vec<u32>,
+    backlog_small: usize,
+    backlog_large: usize,
+}
+
+impl Sizes {
+    fn full() -> Self {
+        Self {
+            baseline: 50_000,
+            drain: 100_000,
+            seconds: 10.0,
+            rates: vec![200, 500, 2000],
+            backlog_small: 10_000,
+            backlog_large: 1_000_000,
+        }
+    }
+
+    fn smoke() -> Self {
+        Self {
+            baseline: 500,
+            drain: 1_000,
+            seconds: 1.0,
+            rates: vec![50],
+            backlog_small: 1_000,
+            backlog_large: 5_000,
+        }
+    }
+}
+
+const CONCURRENCY: usize = 64;
+const WEBHOOKS: usize = 16;
+
+struct Report {
+    rows: Vec<Value>,
+}
+
+impl Report {
+    fn add(&mut self, backend: &str, figure: &str, value: f64, unit: &str, note: String) {
+        eprintln!("{backend:>9}  {figure:<44} {value:>12.3} {unit:<14} {note}");
+        self.rows.push(json!({ "backend": backend, "figure": figure, "value": value, "unit": unit, "note": note }));
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let output = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| "bench-results.json".into());
+    let sizes = if smoke { Sizes::smoke() } else { Sizes::full() };
+    let mut backends = vec![Backend::Sqlite];
+    if let Ok(url) =
+        std::env::var("BENCH_POSTGRES_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"))
+        && !url.is_empty()
+    {
+        backends.push(Backend::Postgres { admin_url: url });
+    } else {
+        eprintln!("(PostgreSQL skipped: set BENCH_POSTGRES_URL to include it)");
+    }
+    biotz::receiver::tls::install_crypto_provider();
+    let tls = LocalTls::generate(&[])?;
+    let mut report = Report { rows: Vec::new() };
+    let capacity = Capacity {
+        global: CONCURRENCY,
+        per_webhook: CONCURRENCY / WEBHOOKS * 2,
+        batch: 128,
+    };
+
+    eprintln!(
+        "baseline: bare reqwest, {} signed 1 KiB POSTs at concurrency {CONCURRENCY}",
+        sizes.baseline
+    );
+    let baseline = scenarios::baseline(&tls, CONCURRENCY, sizes.baseline).await?;
+    report.add(
+        "-",
+        "baseline requests/s",
+        baseline.per_second,
+        "req/s",
+        String::new(),
+    );
+    report.add(
+        "-",
+        "baseline CPU per request",
+        baseline.cpu_ms_per_item,
+        "ms",
+        String::new(),
+    );
+
+    for backend in &backends {
+        let name = backend.name();
+        eprintln!(
+            "{name}: dispatch drain of {} deliveries over {WEBHOOKS} webhooks",
+            sizes.drain
+        );
+        let drain = scenarios::drain(backend, &tls, sizes.drain, WEBHOOKS, capacity).await?;
+        let target = if matches!(backend, Backend::Sqlite) {
+            50
+        } else {
+            35
+        };
+        report.add(
+            name,
+            "dispatch drain deliveries/s",
+            drain.per_second,
+            "deliveries/s",
+            format!(
+                "{:.1} % of baseline (target ≥ {target} %)",
+                100.0 * drain.per_second / baseline.per_second
+            ),
+        );
+        report.add(
+            name,
+            "dispatch CPU per delivery",
+            drain.cpu_ms_per_item,
+            "ms",
+            "target ≤ 0.15 ms".into(),
+        );
+
+        eprintln!("{name}: end-to-end throughput (ingest → alarm → POST received)");
+        let e2e = scenarios::end_to_end_throughput(backend, &tls, 32, sizes.seconds).await?;
+        report.add(
+            name,
+            "end-to-end alarms/s",
+            e2e.per_second,
+            "alarms/s",
+            format!(
+                "{:.1} % of baseline (target ≥ 25 %)",
+                100.0 * e2e.per_second / baseline.per_second
+            ),
+        );
+
+        for &rate in &sizes.rates {
+            eprintln!("{name}: latency at {rate} alarms/s for {} s", sizes.seconds);
+            let latency = scenarios::latency(backend, &tls, rate, sizes.seconds, false).await?;
+            let target = match rate {
+                200 => "target p99 ≤ 5 ms",
+                500 => "target p99 ≤ 10 ms",
+                _ => "",
+            };
+            report.add(
+                name,
+                &format!("latency at {rate}/s p50"),
+                latency.p50_ms,
+                "ms",
+                format!("{}/{} delivered", latency.delivered, latency.sent),
+            );
+            report.add(
+                name,
+                &format!("latency at {rate}/s p99"),
+                latency.p99_ms,
+                "ms",
+                target.into(),
+            );
+            report.add(
+                name,
+                &format!("latency at {rate}/s max"),
+                latency.max_ms,
+                "ms",
+                String::new(),
+            );
+        }
+
+        let rate = sizes.rates[0];
+        eprintln!("{name}: latency at {rate} alarms/s while another webhook's receiver hangs");
+        let isolated = scenarios::latency(backend, &tls, rate, sizes.seconds, true).await?;
+        report.add(
+            name,
+            &format!("latency at {rate}/s, other receiver hanging, p50"),
+            isolated.p50_ms,
+            "ms",
+            format!("{}/{} delivered", isolated.delivered, isolated.sent),
+        );
+        report.add(
+            name,
+            &format!("latency at {rate}/s, other receiver hanging, p99"),
+            isolated.p99_ms,
+            "ms",
+            "target: within 20 % of the healthy p99".into(),
+        );
+
+        eprintln!("{name}: ingest throughput with trigger evaluation");
+        let ingest = scenarios::ingest(backend, &tls, 32, sizes.seconds).await?;
+        report.add(
+            name,
+            "ingest messages/s",
+            ingest.per_second,
+            "msgs/s",
+            if matches!(backend, Backend::Sqlite) {
+                "target ≥ 10,000".into()
+            } else {
+                String::new()
+            },
+        );
+
+        eprintln!("{name}: backlog of {} deliveries", sizes.backlog_large);
+        let backlog =
+            scenarios::backlog(backend, &tls, sizes.backlog_small, sizes.backlog_large).await?;
+        report.add(
+            name,
+            &format!("claim 128 from {} pending", backlog.small),
+            backlog.claim_small_ms,
+            "ms",
+            String::new(),
+        );
+        report.add(
+            name,
+            &format!("claim 128 from {} pending", backlog.large),
+            backlog.claim_large_ms,
+            "ms",
+            format!(
+                "{:.2}× the small backlog's (target: flat)",
+                backlog.claim_large_ms / backlog.claim_small_ms
+            ),
+        );
+        report.add(
+            name,
+            &format!("peak RSS with {} pending", backlog.large),
+            backlog.peak_rss_mib,
+            "MiB",
+            "target < 300 MB".into(),
+        );
+    }
+
+    let document = json!({
+        "smoke": smoke,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "concurrency": CONCURRENCY,
+        "webhooks": WEBHOOKS,
+        "body_bytes": scenarios::BODY_BYTES,
+        "rows": report.rows,
+    });
+    std::fs::write(&output, serde_json::to_string_pretty(&document)?)?;
+    eprintln!("results written to {output}");
+    Ok(())
+}

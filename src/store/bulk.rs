@@ -1,0 +1,104 @@
+//! Many deliveries at once, for load tests and the benchmark: synthetic `webhook.test` events
+//! queued to the given webhooks, written in large multi-row inserts.
+
+use super::{Store, StoreResult, WritePool, on_db};
+use crate::domain::event::{WEBHOOK_TEST, test_event_body};
+use crate::domain::time::{Millis, now_ms};
+use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
+
+/// Rows per INSERT statement (SQLite allows 32766 parameters; 8 per row).
+const ROWS_PER_INSERT: usize = 500;
+
+impl Store {
+    /// Queues `count` test events, spread over `webhooks` in turn, each due at `due` and padded
+    /// to about `body_bytes` bytes.
+    pub async fn enqueue_synthetic(
+        &self,
+        org: &OrgId,
+        webhooks: &[(WebhookId, String)],
+        count: usize,
+        body_bytes: usize,
+        due: Millis,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let mut start = 0;
+        while start < count {
+            let end = (start + ROWS_PER_INSERT).min(count);
+            let rows: Vec<(EventId, DeliveryId, &WebhookId, Vec<u8>)> = (start..end)
+                .map(|i| {
+                    let (webhook, name) = &webhooks[i % webhooks.len()];
+                    let event = EventId::generate();
+                    let mut body = test_event_body(&event, now, webhook.as_str(), name);
+                    pad_json(&mut body, body_bytes);
+                    (event, DeliveryId::generate(), webhook, body)
+                })
+                .collect();
+            let events_sql = format!(
+                "INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES {}",
+                (0..rows.len())
+                    .map(|i| format!("(${}, $1, $2, NULL, ${}, $3)", 4 + 2 * i, 5 + 2 * i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let deliveries_sql = format!(
+                "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+                 VALUES {}",
+                (0..rows.len())
+                    .map(|i| format!("(${}, $1, ${}, ${}, 'pending', $2, $3, $3)", 4 + 3 * i, 5 + 3 * i, 6 + 3 * i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            on_db!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(events_sql.clone())).bind(org).bind(WEBHOOK_TEST).bind(now);
+                for (event, _, _, body) in &rows {
+                    query = query.bind(event).bind(body);
+                }
+                query.execute(&mut *tx).await?;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(deliveries_sql.clone())).bind(org).bind(due).bind(now);
+                for (event, delivery, webhook, _) in &rows {
+                    query = query.bind(delivery).bind(event).bind(*webhook);
+                }
+                query.execute(&mut *tx).await?;
+                pool.announce_deliveries(&mut tx).await?;
+                tx.commit().await?;
+            });
+            start = end;
+        }
+        self.wake_dispatcher();
+        Ok(())
+    }
+
+    /// How many deliveries have each status.
+    pub async fn delivery_status_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows = on_db!(self, pool => {
+            sqlx::query_as("SELECT status, count(*) FROM deliveries GROUP BY status ORDER BY status")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+}
+
+/// Grows a JSON object body to about `target` bytes with a `padding` field.
+fn pad_json(body: &mut Vec<u8>, target: usize) {
+    let missing = target.saturating_sub(body.len() + 14);
+    if missing > 0 && body.last() == Some(&b'}') {
+        body.pop();
+        body.extend_from_slice(b",\"padding\":\"");
+        body.extend(std::iter::repeat_n(b'x', missing));
+        body.extend_from_slice(b"\"}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn padding_keeps_the_body_json_and_near_the_size() {
+        let mut body = br#"{"id":"evt_1"}"#.to_vec();
+        super::pad_json(&mut body, 1024);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed["id"], "evt_1");
+        assert!((1000..=1030).contains(&body.len()), "{}", body.len());
+    }
+}
