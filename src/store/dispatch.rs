@@ -111,8 +111,11 @@ impl Store {
             }};
         }
         let claimed = match &self.db {
-            // One UPDATE … RETURNING: SQLite runs it atomically under its write lock.
-            Db::Sqlite(pool) => bind_claim!(
+            // One UPDATE … RETURNING, atomic under SQLite's write lock (taken in turn with this
+            // process's other writers).
+            Db::Sqlite(pool) => {
+                let mut tx = super::sqlite::begin_write(pool).await?;
+                let claimed = bind_claim!(
                 format!(
                     "UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2, next_attempt_at = $2
                      WHERE id IN (
@@ -124,8 +127,11 @@ impl Store {
                        ) AS ranked WHERE nth <= $5 LIMIT $6)
                      RETURNING {returning}"
                 ),
-                pool
-            ),
+                &mut *tx
+            );
+                tx.commit().await?;
+                claimed
+            }
             // Many nodes claim at once: each skips the rows another is claiming.
             Db::Postgres(pool) => bind_claim!(
                 format!(

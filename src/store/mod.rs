@@ -51,6 +51,32 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
+/// A transaction that writes. On SQLite it also holds this process's writer lock for the
+/// database file, so writers queue here instead of spinning in SQLite's busy handler.
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
 /// Starts a transaction that will write: `BEGIN IMMEDIATE` on SQLite, plain `BEGIN` on PostgreSQL.
 /// Also tells other nodes, at commit, that deliveries are due (PostgreSQL `NOTIFY`; nothing on
 /// SQLite, which has one node).
@@ -58,10 +84,10 @@ pub(crate) trait WritePool {
     type Db: sqlx::Database;
     fn begin_write(
         &self,
-    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+    ) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send;
     fn announce_deliveries(
         &self,
-        tx: &mut sqlx::Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
     ) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
 
@@ -69,12 +95,12 @@ impl WritePool for SqlitePool {
     type Db = sqlx::Sqlite;
     fn begin_write(
         &self,
-    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
+    ) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send {
         sqlite::begin_write(self)
     }
     async fn announce_deliveries(
         &self,
-        _: &mut sqlx::Transaction<'static, Self::Db>,
+        _: &mut WriteTx<Self::Db>,
     ) -> sqlx::Result<()> {
         Ok(())
     }
@@ -84,12 +110,12 @@ impl WritePool for PgPool {
     type Db = sqlx::Postgres;
     fn begin_write(
         &self,
-    ) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
+    ) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send {
         postgres::begin_write(self)
     }
     async fn announce_deliveries(
         &self,
-        tx: &mut sqlx::Transaction<'static, Self::Db>,
+        tx: &mut WriteTx<Self::Db>,
     ) -> sqlx::Result<()> {
         postgres::announce_deliveries(tx).await
     }

@@ -1,9 +1,9 @@
 //! PostgreSQL: any number of nodes on one database.
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres};
 
-use super::StoreOptions;
+use super::{StoreOptions, WriteTx};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -16,11 +16,11 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<PgPool
     Ok(pool)
 }
 
-pub async fn begin_write(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
-    pool.begin().await
+pub async fn begin_write(pool: &PgPool) -> sqlx::Result<WriteTx<Postgres>> {
+    Ok(WriteTx { tx: pool.begin().await?, _writer: None })
 }
 
-pub async fn announce_deliveries(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<()> {
+pub async fn announce_deliveries(tx: &mut WriteTx<Postgres>) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(super::NOTIFY_CHANNEL)
         .execute(&mut **tx)

@@ -5,9 +5,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 
-use super::StoreOptions;
+use sqlx::{Sqlite, SqlitePool};
+
+use super::{StoreOptions, WriteTx};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -35,6 +39,17 @@ pub fn file_of(url: &str) -> Option<std::path::PathBuf> {
     (!path.as_os_str().is_empty() && path.as_os_str() != ":memory:").then(|| path.to_path_buf())
 }
 
-pub async fn begin_write(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+/// One writer lock per database file in this process.
+static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+
+fn writer_lock(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let mut writers = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+    writers.entry(file).or_default().clone()
+}
+
+pub async fn begin_write(pool: &SqlitePool) -> sqlx::Result<WriteTx<Sqlite>> {
+    let writer = writer_lock(pool).lock_owned().await;
+    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    Ok(WriteTx { tx, _writer: Some(writer) })
 }
