@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Checks every receiver recipe: its verify function against the Rust signer's fixed vectors, and
+# its server over HTTP (smoke_test.py). Runs every check even after one fails, then exits 1 if any
+# did.
+#
+# Usage: bash examples/receivers/check-all.sh [path/to/vectors.json]
+# (default signature/vectors.json; pass a tampered copy to see each vector check fail)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+VECTORS="$(realpath "${1:-$ROOT/signature/vectors.json}")"
+SECRET="whsec_checkall_$(date +%s)"
+WORK="$(mktemp -d)"
+
+passed=0
+failed=()
+skipped=()
+server_pid=""
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Runs one named check; a failure is recorded, not fatal.
+check() {
+  local name=$1
+  shift
+  step "$name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed+=("$name")
+    echo "FAILED: $name"
+  fi
+}
+
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap 'stop_server; rm -rf "$WORK"' EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts a receiver (the command line given) with a fresh secret and port, runs the smoke test
+# against it, and stops it; the server's own output is shown only when the test fails.
+smoke() {
+  local port status
+  port=$(free_port)
+  BIOTZ_WEBHOOK_SECRET="$SECRET" PORT="$port" "$@" >"$WORK/server.log" 2>&1 &
+  server_pid=$!
+  status=0
+  python3 "$HERE/smoke_test.py" "http://127.0.0.1:$port/webhook" "$SECRET" || status=$?
+  stop_server
+  if [ "$status" -ne 0 ]; then
+    echo "--- the server's output:"
+    cat "$WORK/server.log"
+  fi
+  return "$status"
+}
+
+check "python: vectors" python3 "$HERE/python/check_vectors.py" "$VECTORS"
+check "python: server" smoke python3 "$HERE/python/receiver.py"
+
+echo
+for name in "${skipped[@]}"; do echo "SKIPPED: $name"; done
+for name in "${failed[@]}"; do echo "FAILED: $name"; done
+echo "check-all: ${passed} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
