@@ -66,6 +66,9 @@ smoke() {
 check "python: vectors" python3 "$HERE/python/check_vectors.py" "$VECTORS"
 check "python: server" smoke python3 "$HERE/python/receiver.py"
 
+check "node: vectors" node "$HERE/node/check_vectors.js" "$VECTORS"
+check "node: server" smoke node "$HERE/node/server.js"
+
 echo
 for name in "${skipped[@]}"; do echo "SKIPPED: $name"; done
 for name in "${failed[@]}"; do echo "FAILED: $name"; done
