@@ -69,6 +69,38 @@ check "python: server" smoke python3 "$HERE/python/receiver.py"
 check "node: vectors" node "$HERE/node/check_vectors.js" "$VECTORS"
 check "node: server" smoke node "$HERE/node/server.js"
 
+# Go is not on every machine: install it where we may, else say loudly that it was skipped.
+ensure_go() {
+  command -v go >/dev/null && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    step "installing Go (Debian's golang-go)"
+    apt-get install -y -qq golang-go >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq golang-go >/dev/null 2>&1; } ||
+      true
+  fi
+  command -v go >/dev/null
+}
+in_go() { (cd "$HERE/go" && "$@"); }
+go_lint() {
+  local unformatted
+  unformatted=$(in_go gofmt -l .)
+  [ -z "$unformatted" ] || { echo "not gofmt-formatted: $unformatted"; return 1; }
+  in_go go vet ./...
+}
+
+if ensure_go; then
+  check "go: gofmt, vet" go_lint
+  check "go: vectors" in_go go run ./cmd/check_vectors "$VECTORS"
+  if in_go go build -o "$WORK/go-receiver" ./cmd/receiver; then
+    check "go: server" smoke "$WORK/go-receiver"
+  else
+    failed+=("go: build the receiver")
+  fi
+else
+  echo "SKIPPED: Go not installed"
+  skipped+=("Go not installed")
+fi
+
 echo
 for name in "${skipped[@]}"; do echo "SKIPPED: $name"; done
 for name in "${failed[@]}"; do echo "FAILED: $name"; done
