@@ -101,6 +101,23 @@ else
   skipped+=("Go not installed")
 fi
 
+in_root() { (cd "$ROOT" && "$@"); }
+rust_target_dir() {
+  in_root cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+# The vector test alone first, uncaptured, for its summary line; then all the example's tests.
+check "rust: vectors" in_root env BIOTZ_VECTORS="$VECTORS" \
+  cargo test -q -p biotz-receiver-example --test vectors -- --nocapture
+check "rust: cargo test -p biotz-receiver-example" \
+  in_root env BIOTZ_VECTORS="$VECTORS" cargo test -q -p biotz-receiver-example
+if in_root cargo build -q -p biotz-receiver-example; then
+  check "rust: server" smoke "$(rust_target_dir)/debug/biotz-receiver-example"
+else
+  failed+=("rust: build the receiver")
+fi
+
 echo
 for name in "${skipped[@]}"; do echo "SKIPPED: $name"; done
 for name in "${failed[@]}"; do echo "FAILED: $name"; done
