@@ -1,39 +1,5 @@
-//! Sign and verify Biotz IoT webhook requests.
-//!
-//! Every webhook request carries a `Biotz-IoT-Signature` header of the form
-//!
-//! ```text
-//! Biotz-IoT-Signature: t=1492774577,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
-//! ```
-//!
-//! where `v1` is the lowercase hex HMAC-SHA256 of `t + "." + body`, keyed with the webhook
-//! secret's UTF-8 bytes exactly as shown (`whsec_…` included). During a secret rotation the
-//! header carries one more `v1` per older secret that is still valid, newest first.
-//!
-//! Verify the **raw** request body: re-serialising parsed JSON changes the bytes and breaks
-//! the signature.
-//!
-//! ```
-//! use biotz_signature::{sign_header, verify, Tolerance, VerifyError};
-//!
-//! let secret = "whsec_test";
-//! let body = br#"{"id":"evt_1","type":"webhook.test"}"#;
-//! let header = sign_header(&[secret], 1_700_000_000, body);
-//!
-//! // A receiver checks the header against the raw body and its clock.
-//! assert_eq!(verify(secret, &header, body, 1_700_000_010, Tolerance::default()), Ok(()));
-//!
-//! // A tampered body, or a replay long after the fact, is refused with the reason.
-//! assert_eq!(
-//!     verify(secret, &header, b"{}", 1_700_000_010, Tolerance::default()),
-//!     Err(VerifyError::NoMatchingSignature)
-//! );
-//! assert!(matches!(
-//!     verify(secret, &header, body, 1_700_001_000, Tolerance::default()),
-//!     Err(VerifyError::TimestampOutsideTolerance { .. })
-//! ));
-//! ```
-
+// The crate's documentation is its README, so the examples there are compiled and run as doctests.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 use std::fmt;

@@ -1,0 +1,3 @@
+module github.com/biotz/biotz-iot-webhooks/examples/receivers/go
+
+go 1.19
