@@ -7,6 +7,7 @@ mod accounts;
 mod alarms;
 mod devices;
 mod health;
+mod setup_ui;
 mod tenancy;
 mod tokens;
 mod triggers;

@@ -2,6 +2,7 @@
 //! Each page module holds its handlers and the template structs they render.
 
 mod auth;
+mod device_types;
 mod tokens;
 mod webhooks;
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(webhooks::router())
         .merge(tokens::router())
+        .merge(device_types::router())
 }
 
 pub fn asset(name: &str) -> String {
