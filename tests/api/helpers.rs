@@ -532,3 +532,11 @@ impl Browser<'_> {
         self.submit("/device-types", action, fields).await
     }
 }
+
+/// The first link target that starts with `prefix`, such as `/devices/dev_`.
+pub fn href_starting(html: &str, prefix: &str) -> Option<String> {
+    let marker = format!("href=\"{prefix}");
+    let start = html.find(&marker)? + "href=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape_html(&html[start..end]))
+}

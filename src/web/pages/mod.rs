@@ -3,6 +3,7 @@
 
 mod auth;
 mod device_types;
+mod devices;
 mod tokens;
 mod webhooks;
 
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(webhooks::router())
         .merge(tokens::router())
         .merge(device_types::router())
+        .merge(devices::router())
 }
 
 pub fn asset(name: &str) -> String {

@@ -1,6 +1,6 @@
 //! Setup → Device Types: the list, the device type's page with its message types and schemas,
 //! and delete with a confirmation that says what goes with it. The form lives in `form.rs`.
-//! Also the few helpers the other Setup pages share (counts, cursors).
+//! Also the few helpers the other Setup pages share (device type choices, counts, cursors).
 
 mod form;
 mod rows;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::filters;
 use super::{Layout, page, redirect_with_flash, render};
 use crate::domain::DeviceTypeId;
-use crate::store::{DeviceType, Page};
+use crate::store::{DeviceType, Page, Store};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
@@ -34,6 +34,22 @@ pub fn router() -> Router<AppState> {
             "/device-types/{id}/delete",
             get(confirm_delete).post(delete),
         )
+}
+
+/// How many device types a `<select>` offers: the largest page the store gives out.
+const SELECT_LIMIT: i64 = 200;
+
+/// The organization's device types, newest first, for the `<select>`s of other forms.
+pub async fn all_device_types(store: &Store, user: &SignedIn) -> AppResult<Vec<DeviceType>> {
+    let page_of = Page::first(SELECT_LIMIT);
+    Ok(store.list_device_types(user.org(), &page_of).await?.data)
+}
+
+/// An `<option>` of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
 /// "1 device", "3 alarm triggers".
