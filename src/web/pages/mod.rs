@@ -5,6 +5,7 @@ mod auth;
 mod device_types;
 mod devices;
 mod tokens;
+mod triggers;
 mod webhooks;
 
 use askama::Template;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(device_types::router())
         .merge(devices::router())
+        .merge(triggers::router())
 }
 
 pub fn asset(name: &str) -> String {

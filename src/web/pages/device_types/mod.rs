@@ -52,6 +52,20 @@ pub struct Choice {
     pub selected: bool,
 }
 
+impl Choice {
+    /// Options from (value, label) pairs, with `selected` marked.
+    pub fn list(options: &[(&str, &str)], selected: &str) -> Vec<Self> {
+        options
+            .iter()
+            .map(|(value, label)| Self {
+                value: (*value).to_owned(),
+                label: (*label).to_owned(),
+                selected: *value == selected,
+            })
+            .collect()
+    }
+}
+
 /// "1 device", "3 alarm triggers".
 pub fn count(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
