@@ -594,3 +594,186 @@ async fn triggers_are_chosen_by_device_type_and_errors_show_beside_their_field()
         StatusCode::NOT_FOUND
     );
 }
+
+/// The ids of the webhooks a trigger has, as the API reads them.
+async fn saved_webhooks(
+    app: &TestApp,
+    tenant: &crate::helpers::Tenant,
+    trigger: &str,
+) -> Vec<String> {
+    let read = app
+        .api(tenant)
+        .get(&format!("/api/v1/alarm-triggers/{trigger}"))
+        .await;
+    read.body["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The ids the editor holds in its hidden `webhook_ids`.
+fn staged(html: &str) -> Vec<String> {
+    html.split("name=\"webhook_ids\" value=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_webhook_list_editor_searches_adds_and_removes_but_saves_only_on_save() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("Acme").await;
+    let other = app.tenant("Other").await;
+    let api = app.api(&acme);
+    let freezer = api.create_freezer_type("Freezer").await;
+    let trigger = api
+        .create_trigger(
+            &freezer,
+            "Too warm",
+            json!({ "field": "/temperature", "op": ">", "value": 0 }),
+            &[],
+        )
+        .await;
+    let trigger = trigger["id"].as_str().unwrap();
+    let ops = api
+        .create_webhook("Ops pager", "https://example.com/ops")
+        .await;
+    let billing = api
+        .create_webhook("Billing", "https://example.com/billing")
+        .await;
+    let foreign = app
+        .api(&other)
+        .create_webhook("Their pager", "https://example.com/x")
+        .await;
+    let (ops, billing, foreign) = (
+        ops["id"].as_str().unwrap(),
+        billing["id"].as_str().unwrap(),
+        foreign["id"].as_str().unwrap(),
+    );
+    let browser = app.browser(&acme).await;
+    let path = format!("/alarm-triggers/{trigger}/webhooks");
+
+    let start = browser.get(&path).await;
+    assert!(staged(&start.html).is_empty());
+    let found = browser
+        .post_with_csrf(&path, &[("q", "PAGER"), ("action", "search")])
+        .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(
+        found
+            .html
+            .contains(&format!("<option value=\"{ops}\">Ops pager</option>")),
+        "case-insensitive"
+    );
+    assert!(!found.html.contains(billing) && !found.html.contains(foreign));
+    assert_eq!(field_value(&found.html, "q").as_deref(), Some("PAGER"));
+
+    let added = browser
+        .post_with_csrf(
+            &path,
+            &[("q", "PAGER"), ("candidate", ops), ("action", "add")],
+        )
+        .await;
+    assert_eq!(staged(&added.html), vec![ops.to_owned()]);
+    assert!(added.html.contains("Not saved yet"));
+    assert!(
+        !added.html.contains(&format!("<option value=\"{ops}\">")),
+        "no longer offered"
+    );
+    let both = browser
+        .post_with_csrf(
+            &path,
+            &[
+                ("webhook_ids", ops),
+                ("candidate", billing),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(staged(&both.html), vec![ops.to_owned(), billing.to_owned()]);
+    let again = browser
+        .post_with_csrf(
+            &path,
+            &[("webhook_ids", ops), ("candidate", ops), ("action", "add")],
+        )
+        .await;
+    assert_eq!(staged(&again.html), vec![ops.to_owned()], "added once");
+    let removal = format!("remove:{ops}");
+    let removed = browser
+        .post_with_csrf(
+            &path,
+            &[
+                ("webhook_ids", ops),
+                ("webhook_ids", billing),
+                ("action", &removal),
+            ],
+        )
+        .await;
+    assert_eq!(staged(&removed.html), vec![billing.to_owned()]);
+    let intruding = browser
+        .post_with_csrf(
+            &path,
+            &[
+                ("webhook_ids", billing),
+                ("candidate", foreign),
+                ("action", "add"),
+            ],
+        )
+        .await;
+    assert_eq!(intruding.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(intruding.html.contains("id=\"candidate-error\""));
+    assert_eq!(staged(&intruding.html), vec![billing.to_owned()]);
+    assert!(
+        saved_webhooks(&app, &acme, trigger).await.is_empty(),
+        "nothing stored before Save"
+    );
+
+    let refused = browser
+        .post_with_csrf(
+            &path,
+            &[
+                ("webhook_ids", ops),
+                ("webhook_ids", foreign),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text_after(&refused.html, "id=\"webhook_ids-error\" role=\"alert\">")
+            .unwrap()
+            .contains("Not a webhook of your organization")
+    );
+    assert!(saved_webhooks(&app, &acme, trigger).await.is_empty());
+
+    let saved = browser
+        .post_with_csrf(
+            &path,
+            &[
+                ("webhook_ids", ops),
+                ("webhook_ids", billing),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        saved.location.as_deref(),
+        Some(format!("/alarm-triggers/{trigger}").as_str())
+    );
+    let mut ids = saved_webhooks(&app, &acme, trigger).await;
+    ids.sort();
+    let mut expected = vec![ops.to_owned(), billing.to_owned()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let page = browser.get(&format!("/alarm-triggers/{trigger}")).await;
+    assert!(
+        page.html.contains("Webhook list saved")
+            && page.html.contains("Ops pager")
+            && page.html.contains("Billing")
+    );
+    let reopened = browser.get(&path).await;
+    assert_eq!(staged(&reopened.html).len(), 2);
+    assert!(!reopened.html.contains("Not saved yet"));
+}

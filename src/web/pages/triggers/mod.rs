@@ -1,8 +1,9 @@
 //! Setup → Alarm Triggers, in the guide's order: choose a device type, see its triggers, create
-//! or edit one (`form.rs`).
+//! or edit one (`form.rs`), then Edit Webhook List (`webhooks.rs`).
 
 mod fields;
 mod form;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -32,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/alarm-triggers/{id}/edit",
             get(form::edit).post(form::update),
+        )
+        .route(
+            "/alarm-triggers/{id}/webhooks",
+            get(webhooks::edit).post(webhooks::submit),
         )
         .route(
             "/alarm-triggers/{id}/delete",
