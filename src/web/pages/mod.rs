@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages (askama) that work without JavaScript.
 //! Each page module holds its handlers and the template structs they render.
 
+mod alarms;
 mod auth;
 mod device_types;
 mod devices;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(device_types::router())
         .merge(devices::router())
         .merge(triggers::router())
+        .merge(alarms::router())
 }
 
 pub fn asset(name: &str) -> String {
