@@ -22,4 +22,65 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
     });
   });
+
+  // Edit Webhook List: typing in the search box fills the dropdown from the API as you type.
+  // <input data-typeahead="#select" data-typeahead-status="#status"> inside the form whose
+  // hidden `webhook_ids` are the webhooks already in the list (left out of the matches).
+  document.querySelectorAll("input[data-typeahead]").forEach(function (input) {
+    var select = document.querySelector(input.getAttribute("data-typeahead"));
+    var status = document.querySelector(input.getAttribute("data-typeahead-status"));
+    if (!select || !window.fetch) return;
+    var timer = null;
+    var controller = null;
+
+    function inList() {
+      var ids = [];
+      input.form.querySelectorAll("input[name=webhook_ids]").forEach(function (hidden) {
+        ids.push(hidden.value);
+      });
+      return ids;
+    }
+
+    function option(value, label) {
+      var element = document.createElement("option");
+      element.value = value;
+      element.textContent = label;
+      return element;
+    }
+
+    function fill(webhooks, text) {
+      var skip = inList();
+      var shown = webhooks.filter(function (webhook) { return skip.indexOf(webhook.id) < 0; });
+      select.textContent = "";
+      shown.forEach(function (webhook) { select.appendChild(option(webhook.id, webhook.name)); });
+      if (!shown.length) select.appendChild(option("", "No webhook matches"));
+      if (status) {
+        status.textContent = shown.length + (shown.length === 1 ? " webhook matches" : " webhooks match") +
+          (text ? " \u201c" + text + "\u201d." : ".");
+      }
+    }
+
+    function search() {
+      var text = input.value.trim();
+      if (controller) controller.abort();
+      controller = window.AbortController ? new AbortController() : null;
+      fetch("/api/v1/webhooks?limit=20&name=" + encodeURIComponent(text), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: controller ? controller.signal : undefined
+      }).then(function (response) {
+        if (!response.ok) throw new Error("status " + response.status);
+        return response.json();
+      }).then(function (body) {
+        fill(body.data || [], text);
+      }).catch(function () {
+        // Aborted by a newer search, or the API is unreachable: the Search button still works.
+      });
+    }
+
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(search, 250);
+    });
+  });
 })();

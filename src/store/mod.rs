@@ -82,9 +82,7 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
 /// SQLite, which has one node).
 pub(crate) trait WritePool {
     type Db: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send;
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send;
     fn announce_deliveries(
         &self,
         tx: &mut WriteTx<Self::Db>,
@@ -93,30 +91,20 @@ pub(crate) trait WritePool {
 
 impl WritePool for SqlitePool {
     type Db = sqlx::Sqlite;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send {
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send {
         sqlite::begin_write(self)
     }
-    async fn announce_deliveries(
-        &self,
-        _: &mut WriteTx<Self::Db>,
-    ) -> sqlx::Result<()> {
+    async fn announce_deliveries(&self, _: &mut WriteTx<Self::Db>) -> sqlx::Result<()> {
         Ok(())
     }
 }
 
 impl WritePool for PgPool {
     type Db = sqlx::Postgres;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send {
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<WriteTx<Self::Db>>> + Send {
         postgres::begin_write(self)
     }
-    async fn announce_deliveries(
-        &self,
-        tx: &mut WriteTx<Self::Db>,
-    ) -> sqlx::Result<()> {
+    async fn announce_deliveries(&self, tx: &mut WriteTx<Self::Db>) -> sqlx::Result<()> {
         postgres::announce_deliveries(tx).await
     }
 }

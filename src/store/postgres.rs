@@ -17,7 +17,10 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<PgPool
 }
 
 pub async fn begin_write(pool: &PgPool) -> sqlx::Result<WriteTx<Postgres>> {
-    Ok(WriteTx { tx: pool.begin().await?, _writer: None })
+    Ok(WriteTx {
+        tx: pool.begin().await?,
+        _writer: None,
+    })
 }
 
 pub async fn announce_deliveries(tx: &mut WriteTx<Postgres>) -> sqlx::Result<()> {

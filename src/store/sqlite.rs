@@ -40,7 +40,8 @@ pub fn file_of(url: &str) -> Option<std::path::PathBuf> {
 }
 
 /// One writer lock per database file in this process.
-static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
 
 fn writer_lock(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
     let file = pool.connect_options().get_filename().to_path_buf();
@@ -51,5 +52,8 @@ fn writer_lock(pool: &SqlitePool) -> Arc<tokio::sync::Mutex<()>> {
 pub async fn begin_write(pool: &SqlitePool) -> sqlx::Result<WriteTx<Sqlite>> {
     let writer = writer_lock(pool).lock_owned().await;
     let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    Ok(WriteTx { tx, _writer: Some(writer) })
+    Ok(WriteTx {
+        tx,
+        _writer: Some(writer),
+    })
 }

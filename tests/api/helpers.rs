@@ -490,3 +490,66 @@ impl Browser<'_> {
         .await
     }
 }
+
+/// Text as the browser shows it: the entities askama writes (`&#62;`, `&quot;`…) turned back
+/// into characters.
+pub fn unescape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let entity = rest.find(';').map(|end| (&rest[1..end], end));
+        let decoded = entity.and_then(|(name, end)| {
+            let c = match name {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                _ => char::from_u32(name.strip_prefix('#')?.parse().ok()?)?,
+            };
+            Some((c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The unescaped text right after `opening` (an element's opening tag) up to the next tag.
+pub fn text_after(html: &str, opening: &str) -> Option<String> {
+    let start = html.find(opening)? + opening.len();
+    let end = html[start..].find('<')? + start;
+    Some(unescape_html(&html[start..end]))
+}
+
+/// How many times `needle` occurs in `html`.
+pub fn occurrences(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+impl Browser<'_> {
+    /// Posts `fields` to `action` with the CSRF token of the signed-in session, which every
+    /// page of it carries.
+    pub async fn post_with_csrf(&self, action: &str, fields: &[(&str, &str)]) -> Page {
+        self.submit("/device-types", action, fields).await
+    }
+}
+
+/// The first link target that starts with `prefix`, such as `/devices/dev_`.
+pub fn href_starting(html: &str, prefix: &str) -> Option<String> {
+    let marker = format!("href=\"{prefix}");
+    let start = html.find(&marker)? + "href=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape_html(&html[start..end]))
+}

@@ -12,6 +12,7 @@ mod devices;
 mod dispatch;
 mod health;
 mod processes;
+mod setup_ui;
 mod tenancy;
 mod tokens;
 mod triggers;

@@ -1,9 +1,13 @@
 //! The web UI: server-rendered pages (askama) that work without JavaScript.
 //! Each page module holds its handlers and the template structs they render.
 
+mod alarms;
 mod auth;
 mod deliveries;
+mod device_types;
+mod devices;
 mod tokens;
+mod triggers;
 mod webhooks;
 
 use askama::Template;
@@ -26,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .merge(webhooks::router())
         .merge(tokens::router())
         .merge(deliveries::router())
+        .merge(device_types::router())
+        .merge(devices::router())
+        .merge(triggers::router())
+        .merge(alarms::router())
 }
 
 pub fn asset(name: &str) -> String {

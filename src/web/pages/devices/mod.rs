@@ -1,0 +1,260 @@
+//! Setup → Devices: the list (filtered by device type), the device's page with its recent
+//! messages, rename and delete. New Device and the token pages live in `token.rs`.
+
+mod token;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::device_types::{Choice, CursorQuery, all_device_types, parse_cursor};
+use super::filters;
+use super::{Layout, page, redirect_with_flash, render, render_with};
+use crate::alarms::devices;
+use crate::domain::time::Millis;
+use crate::domain::{DeviceId, DeviceTypeId, FieldErrors};
+use crate::store::Device;
+use crate::web::AppState;
+use crate::web::error::AppError;
+use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/devices", get(list).post(token::create))
+        .route("/devices/new", get(token::new))
+        .route("/devices/{id}", get(show))
+        .route("/devices/{id}/token/regenerate", post(token::regenerate))
+        .route("/devices/{id}/edit", get(edit).post(rename))
+        .route("/devices/{id}/delete", get(confirm_delete).post(delete))
+}
+
+#[derive(Template)]
+#[template(path = "devices/list.html")]
+struct ListPage {
+    layout: Layout,
+    device_types: Vec<Choice>,
+    filter_name: Option<String>,
+    filter_encoded: String,
+    devices: Vec<Device>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    device_type_id: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let result = async {
+        let page_of = parse_cursor(query.cursor.as_deref())?;
+        let filter = match query.device_type_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(DeviceTypeId::parse(text).ok_or_else(|| {
+                AppError::validation("device_type_id", "Choose a device type from the list.")
+            })?),
+        };
+        let types = all_device_types(&state.store, &user).await?;
+        let listed = state
+            .store
+            .list_devices(user.org(), filter.as_ref(), &page_of)
+            .await?;
+        let filter_name = filter.as_ref().map(|id| {
+            types
+                .iter()
+                .find(|t| &t.id == id)
+                .map_or_else(|| id.to_string(), |t| t.name.clone())
+        });
+        Ok(render(&ListPage {
+            layout: Layout::new(&user, "Devices", "devices"),
+            device_types: types
+                .iter()
+                .map(|t| Choice {
+                    value: t.id.to_string(),
+                    label: t.name.clone(),
+                    selected: filter.as_ref() == Some(&t.id),
+                })
+                .collect(),
+            filter_name,
+            filter_encoded: filter
+                .as_ref()
+                .map(|id| urlencode(id.as_str()))
+                .unwrap_or_default(),
+            devices: listed.data,
+            next_cursor: listed.next_cursor,
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+/// A stored message as shown: its payload pretty-printed.
+struct MessageView {
+    message_type: String,
+    received_at: Millis,
+    payload: String,
+}
+
+#[derive(Template)]
+#[template(path = "devices/show.html")]
+struct ShowPage {
+    layout: Layout,
+    device: Device,
+    messages: Vec<MessageView>,
+    next_cursor: Option<String>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<DeviceId>, AppError>,
+    Query(query): Query<CursorQuery>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let page_of = parse_cursor(query.cursor.as_deref())?;
+        let device = state.store.device(user.org(), &id).await?;
+        let messages = state
+            .store
+            .recent_messages(user.org(), &id, &page_of)
+            .await?;
+        Ok(render(&ShowPage {
+            layout: Layout::new(&user, device.name.clone(), "devices"),
+            device,
+            messages: messages
+                .data
+                .iter()
+                .map(|m| MessageView {
+                    message_type: m.message_type.clone(),
+                    received_at: m.received_at,
+                    payload: serde_json::to_string_pretty(&m.payload()).unwrap_or_default(),
+                })
+                .collect(),
+            next_cursor: messages.next_cursor,
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+#[derive(Template)]
+#[template(path = "devices/edit.html")]
+struct EditPage {
+    layout: Layout,
+    device: Device,
+    name: String,
+    errors: FieldErrors,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<DeviceId>, AppError>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let device = state.store.device(user.org(), &id).await?;
+        Ok(render(&EditPage {
+            layout: Layout::new(&user, "Rename device", "devices"),
+            name: device.name.clone(),
+            device,
+            errors: FieldErrors::new(),
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+#[derive(Deserialize)]
+struct RenameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<DeviceId>, AppError>,
+    CsrfForm { user, form }: CsrfForm<RenameForm>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let device = state.store.device(user.org(), &id).await?;
+        match devices::rename_device(&state.store, user.org(), &id, &form.name).await {
+            Ok(_) => Ok(redirect_with_flash(
+                &state,
+                jar,
+                &format!("/devices/{id}"),
+                "Device renamed.",
+            )),
+            Err(error) => match AppError::from(error) {
+                invalid @ (AppError::Validation(_) | AppError::Conflict { .. }) => Ok(render_with(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &EditPage {
+                        layout: Layout::new(&user, "Rename device", "devices"),
+                        device,
+                        name: form.name.clone(),
+                        errors: invalid.fields(),
+                    },
+                )),
+                other => Err(other),
+            },
+        }
+    }
+    .await;
+    page(&user, result)
+}
+
+#[derive(Template)]
+#[template(path = "devices/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    device: Device,
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<DeviceId>, AppError>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let device = state.store.device(user.org(), &id).await?;
+        Ok(render(&DeletePage {
+            layout: Layout::new(&user, "Delete device", "devices"),
+            device,
+        }))
+    }
+    .await;
+    page(&user, result)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<DeviceId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let device = state.store.device(user.org(), &id).await?;
+        state.store.delete_device(user.org(), &id).await?;
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            "/devices",
+            &format!("Device “{}” deleted.", device.name),
+        ))
+    }
+    .await;
+    page(&user, result)
+}

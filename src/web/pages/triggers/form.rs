@@ -1,0 +1,222 @@
+//! New Alarm Trigger and Edit: name, message type, the condition as a field, an operator and a
+//! typed value, severity and enabled. `fields.rs` reads the form; the service checks it whole.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+
+use super::fields::{TriggerForm, VALUE_TYPES};
+use crate::alarms::setup;
+use crate::domain::alarm::{Op, Severity};
+use crate::domain::{DeviceTypeId, FieldErrors, TriggerId};
+use crate::store::{DeviceType, Trigger};
+use crate::web::AppState;
+use crate::web::error::{AppError, AppResult};
+use crate::web::extract::{CsrfForm, PathId, SignedIn};
+use crate::web::pages::device_types::Choice;
+use crate::web::pages::{Layout, page, redirect_with_flash, render, render_with};
+
+/// The fields shown beside their inputs; any other problem is shown above the form.
+const PLACED: [&str; 6] = [
+    "name",
+    "message_type",
+    "condition.field",
+    "condition.op",
+    "condition.value",
+    "severity",
+];
+
+#[derive(Template)]
+#[template(path = "triggers/form.html")]
+struct FormPage {
+    layout: Layout,
+    heading: &'static str,
+    action: String,
+    cancel: String,
+    device_type: DeviceType,
+    form: TriggerForm,
+    message_types: Vec<Choice>,
+    ops: Vec<Choice>,
+    value_types: Vec<Choice>,
+    severities: Vec<Choice>,
+    errors: FieldErrors,
+    general: Vec<String>,
+}
+
+impl FormPage {
+    fn build(
+        user: &SignedIn,
+        editing: Option<&TriggerId>,
+        device_type: DeviceType,
+        form: TriggerForm,
+        errors: FieldErrors,
+    ) -> Self {
+        let (heading, action, cancel) = match editing {
+            None => (
+                "New Alarm Trigger",
+                format!("/device-types/{}/alarm-triggers", device_type.id),
+                format!("/device-types/{}/alarm-triggers", device_type.id),
+            ),
+            Some(id) => (
+                "Edit alarm trigger",
+                format!("/alarm-triggers/{id}/edit"),
+                format!("/alarm-triggers/{id}"),
+            ),
+        };
+        let names: Vec<(&str, &str)> = device_type
+            .message_types
+            .iter()
+            .map(|m| (m.name.as_str(), m.name.as_str()))
+            .collect();
+        let ops: Vec<(&str, &str)> = Op::ALL
+            .iter()
+            .map(|op| (op.as_str(), op.as_str()))
+            .collect();
+        let severities: Vec<(&str, &str)> = Severity::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.as_str()))
+            .collect();
+        let general = errors
+            .iter()
+            .filter(|(field, _)| !PLACED.contains(field))
+            .map(|(_, message)| message.to_owned())
+            .collect();
+        Self {
+            layout: Layout::new(user, heading, "alarm-triggers"),
+            heading,
+            action,
+            cancel,
+            message_types: Choice::list(&names, &form.message_type),
+            ops: Choice::list(&ops, &form.op),
+            value_types: Choice::list(&VALUE_TYPES, &form.value_type),
+            severities: Choice::list(&severities, &form.severity),
+            device_type,
+            form,
+            errors,
+            general,
+        }
+    }
+}
+
+pub async fn new(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<DeviceTypeId>, AppError>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let device_type = state.store.device_type(user.org(), &id).await?;
+        let form = TriggerForm::for_new(&device_type);
+        Ok(render(&FormPage::build(
+            &user,
+            None,
+            device_type,
+            form,
+            FieldErrors::new(),
+        )))
+    }
+    .await;
+    page(&user, result)
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<TriggerId>, AppError>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let trigger = state.store.trigger(user.org(), &id).await?;
+        let device_type = state
+            .store
+            .device_type(user.org(), &trigger.device_type_id)
+            .await?;
+        let form = TriggerForm::from_trigger(&trigger);
+        Ok(render(&FormPage::build(
+            &user,
+            Some(&id),
+            device_type,
+            form,
+            FieldErrors::new(),
+        )))
+    }
+    .await;
+    page(&user, result)
+}
+
+/// After the service answered: to the trigger's page, or the form again with every problem.
+fn finish(
+    state: &AppState,
+    jar: CookieJar,
+    saved: Result<Trigger, crate::error::Error>,
+    page_again: impl FnOnce(FieldErrors) -> FormPage,
+    mut errors: FieldErrors,
+    message: &str,
+) -> AppResult<Response> {
+    match saved {
+        Ok(trigger) => {
+            let to = format!("/alarm-triggers/{}", trigger.id);
+            Ok(redirect_with_flash(state, jar, &to, message))
+        }
+        Err(error) => match AppError::from(error) {
+            invalid @ (AppError::Validation(_) | AppError::Conflict { .. }) => {
+                for (field, message) in invalid.fields().iter() {
+                    errors.add(field, message);
+                }
+                Ok(render_with(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &page_again(errors),
+                ))
+            }
+            other => Err(other),
+        },
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<DeviceTypeId>, AppError>,
+    CsrfForm { user, form }: CsrfForm<TriggerForm>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let device_type = state.store.device_type(user.org(), &id).await?;
+        let (input, unreadable) = form.to_input();
+        let saved = setup::create_trigger(&state.store, user.org(), &id, &input).await;
+        let message = format!("Alarm trigger “{}” created. Use Edit Webhook List to choose where its alarms are sent.", form.name.trim());
+        finish(&state, jar, saved, |errors| FormPage::build(&user, None, device_type, form, errors), unreadable, &message)
+    }
+    .await;
+    page(&user, result)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<TriggerId>, AppError>,
+    CsrfForm { user, form }: CsrfForm<TriggerForm>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let trigger = state.store.trigger(user.org(), &id).await?;
+        let device_type = state
+            .store
+            .device_type(user.org(), &trigger.device_type_id)
+            .await?;
+        let (input, unreadable) = form.to_input();
+        let saved = setup::update_trigger(&state.store, user.org(), &id, &input).await;
+        finish(
+            &state,
+            jar,
+            saved,
+            |errors| FormPage::build(&user, Some(&id), device_type, form, errors),
+            unreadable,
+            "Alarm trigger saved.",
+        )
+    }
+    .await;
+    page(&user, result)
+}
