@@ -16,18 +16,19 @@ pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn mac(secret: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
+/// Lowercase hex HMAC-SHA256 of `t + "." + body`, where `t` is the timestamp's text.
+fn hex_mac(secret: &str, t: &str, body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
+    mac.update(t.as_bytes());
     mac.update(b".");
     mac.update(body);
-    mac
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The `v1` value for one secret: lowercase hex of HMAC-SHA256(secret, `t.body`).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    hex_mac(secret, &timestamp.to_string(), body)
 }
 
 /// The whole header value: `t=<timestamp>` then one `v1=` per secret, in the order given
@@ -48,6 +49,8 @@ pub struct SignatureHeader {
     pub timestamp: i64,
     /// Every `v1` value, as written (not necessarily valid hex).
     pub signatures: Vec<String>,
+    /// The `t` value exactly as written (trimmed): what the signature covers.
+    timestamp_text: String,
 }
 
 impl SignatureHeader {
@@ -55,6 +58,7 @@ impl SignatureHeader {
     /// keys are ignored; exactly one `t` and at least one `v1` are required.
     pub fn parse(header: &str) -> Result<Self, VerifyError> {
         let mut timestamp = None;
+        let mut timestamp_text = String::new();
         let mut signatures = Vec::new();
         for item in header
             .split(',')
@@ -70,6 +74,7 @@ impl SignatureHeader {
                         return Err(VerifyError::MultipleTimestamps);
                     }
                     timestamp = Some(parse_timestamp(value.trim())?);
+                    value.trim().clone_into(&mut timestamp_text);
                 }
                 "v1" => signatures.push(value.trim().to_owned()),
                 _ => {}
@@ -82,6 +87,7 @@ impl SignatureHeader {
         Ok(Self {
             timestamp,
             signatures,
+            timestamp_text,
         })
     }
 }
@@ -207,8 +213,9 @@ pub fn verify(
             tolerance,
         });
     }
-    // Compare the hex text itself, as receivers in other languages do: `v1` is lowercase hex.
-    let expected = sign(secret, parsed.timestamp, body);
+    // The signature covers `t` as written in the header (leading zeros included). Compare the
+    // hex text itself, as receivers in other languages do: `v1` is lowercase hex.
+    let expected = hex_mac(secret, &parsed.timestamp_text, body);
     let matches = parsed.signatures.iter().fold(false, |found, candidate| {
         found | bool::from(candidate.as_bytes().ct_eq(expected.as_bytes()))
     });

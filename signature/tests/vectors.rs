@@ -48,6 +48,15 @@ type Case = (
     Option<&'static str>,
 );
 
+/// HMAC-SHA256 over `t.body` with `t` as given, independently of the crate.
+fn mac_hex(secret: &str, t: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 fn build() -> Vectors {
     let bodies = [
         ("alarm", ALARM),
@@ -213,6 +222,33 @@ fn build() -> Vectors {
             ALARM.into(),
             T,
             Some("no_matching_signature"),
+        ),
+        (
+            "leading zeros in t: the signature covers t as written",
+            SECRET,
+            format!(
+                "t=0{T},v1={}",
+                mac_hex(SECRET, &format!("0{T}"), ALARM.as_bytes())
+            ),
+            ALARM.into(),
+            T,
+            None,
+        ),
+        (
+            "leading zeros in t, signed without them",
+            SECRET,
+            format!("t=0{T},v1={v1}"),
+            ALARM.into(),
+            T,
+            Some("no_matching_signature"),
+        ),
+        (
+            "t beyond 64 bits",
+            SECRET,
+            format!("t=99999999999999999999,v1={v1}"),
+            ALARM.into(),
+            T,
+            Some("invalid_timestamp"),
         ),
     ];
     let verification = cases

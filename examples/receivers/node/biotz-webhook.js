@@ -24,7 +24,7 @@ class VerificationError extends Error {
 }
 
 // Lowercase hex HMAC-SHA256 of `t.body` keyed with the secret exactly as shown (whsec_...).
-// `timestamp` is a BigInt or a number of unix seconds; `body` a Buffer (or a string, as UTF-8).
+// `timestamp` is t's text (or a number); `body` a Buffer (or a string, as UTF-8).
 function expectedSignature(secret, timestamp, body) {
   return crypto
     .createHmac("sha256", Buffer.from(secret, "utf8"))
@@ -33,9 +33,11 @@ function expectedSignature(secret, timestamp, body) {
     .digest("hex");
 }
 
-// Returns { timestamp: BigInt, signatures: [v1, ...] } from a Biotz-IoT-Signature header value.
+// Returns { timestamp: BigInt, text, signatures: [v1, ...] } from a Biotz-IoT-Signature header
+// value; `text` is t exactly as written.
 function parseHeader(header) {
   let timestamp = null;
+  let text = null;
   const signatures = [];
   for (const rawItem of String(header ?? "").split(",")) {
     const item = rawItem.trim();
@@ -51,6 +53,7 @@ function parseHeader(header) {
         throw new VerificationError("invalid_timestamp", "t= must be whole unix seconds");
       }
       timestamp = BigInt(value);
+      text = value;
     } else if (key === "v1") {
       signatures.push(value);
     }
@@ -59,13 +62,13 @@ function parseHeader(header) {
   if (signatures.length === 0) {
     throw new VerificationError("no_signature", "the header has no v1= item");
   }
-  return { timestamp, signatures };
+  return { timestamp, text, signatures };
 }
 
 // Throws VerificationError unless `header` signs `body` (a Buffer) under `secret`.
 // `now` is unix seconds (default: the clock); `tolerance` is in seconds.
 function verify(secret, header, body, { now, tolerance = DEFAULT_TOLERANCE } = {}) {
-  const { timestamp, signatures } = parseHeader(header);
+  const { timestamp, text, signatures } = parseHeader(header);
   const clock = BigInt(now ?? Math.floor(Date.now() / 1000));
   const drift = clock > timestamp ? clock - timestamp : timestamp - clock;
   if (drift > BigInt(tolerance)) {
@@ -74,7 +77,8 @@ function verify(secret, header, body, { now, tolerance = DEFAULT_TOLERANCE } = {
       `timestamp outside tolerance: t=${timestamp} is ${drift}s from now, more than ${tolerance}s`,
     );
   }
-  const expected = Buffer.from(expectedSignature(secret, timestamp, body), "utf8");
+  // The signature covers t exactly as written in the header (leading zeros included).
+  const expected = Buffer.from(expectedSignature(secret, text, body), "utf8");
   // Compare every candidate, so the time taken does not depend on which one matched.
   // timingSafeEqual needs equal lengths; a length mismatch is no secret (v1 is always 64 hex).
   let matched = false;

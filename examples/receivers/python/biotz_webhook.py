@@ -28,9 +28,13 @@ def expected_signature(secret, timestamp, body):
     return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
+MAX_TIMESTAMP = 2**63 - 1
+
+
 def parse_header(header):
-    """Returns (timestamp, [v1, ...]) from a Biotz-IoT-Signature header value."""
+    """Returns (timestamp, its text as written, [v1, ...]) from a Biotz-IoT-Signature header."""
     timestamp = None
+    text = None
     signatures = []
     for item in header.split(","):
         item = item.strip()
@@ -41,25 +45,27 @@ def parse_header(header):
         if key == "t":
             if timestamp is not None:
                 raise VerificationError("multiple_timestamps", "more than one t= item")
-            if not value.isascii() or not value.isdigit():
+            if not value.isascii() or not value.isdigit() or int(value) > MAX_TIMESTAMP:
                 raise VerificationError("invalid_timestamp", "t= must be whole unix seconds")
             timestamp = int(value)
+            text = value
         elif key == "v1":
             signatures.append(value)
     if timestamp is None:
         raise VerificationError("no_timestamp", "the header has no t= item")
     if not signatures:
         raise VerificationError("no_signature", "the header has no v1= item")
-    return timestamp, signatures
+    return timestamp, text, signatures
 
 
 def verify(secret, header, body, now=None, tolerance=DEFAULT_TOLERANCE):
     """Raises VerificationError unless `header` signs `body` (bytes) under `secret`."""
-    timestamp, signatures = parse_header(header)
+    timestamp, text, signatures = parse_header(header)
     now = int(time.time()) if now is None else now
     if abs(now - timestamp) > tolerance:
         raise VerificationError("timestamp_outside_tolerance", "timestamp outside tolerance")
-    expected = expected_signature(secret, timestamp, body)
+    # The signature covers t exactly as written in the header (leading zeros included).
+    expected = expected_signature(secret, text, body)
     # Check every candidate so the time taken does not depend on which one matched.
     matched = False
     for candidate in signatures:

@@ -47,16 +47,17 @@ func refuse(code, message string) *VerificationError {
 }
 
 // ExpectedSignature is the lowercase hex HMAC-SHA256 of "t.body", keyed with the secret exactly
-// as shown (whsec_...).
-func ExpectedSignature(secret string, timestamp int64, body []byte) string {
+// as shown (whsec_...); t is the timestamp's text as written in the header.
+func ExpectedSignature(secret string, t string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(strconv.FormatInt(timestamp, 10) + "."))
+	mac.Write([]byte(t + "."))
 	mac.Write(body)
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// ParseHeader returns the timestamp and every v1 of a Biotz-IoT-Signature header value.
-func ParseHeader(header string) (timestamp int64, signatures []string, err error) {
+// ParseHeader returns the timestamp, its text as written, and every v1 of a Biotz-IoT-Signature
+// header value.
+func ParseHeader(header string) (timestamp int64, text string, signatures []string, err error) {
 	seenTimestamp := false
 	for _, item := range strings.Split(header, ",") {
 		key, value, found := strings.Cut(strings.TrimSpace(item), "=")
@@ -66,23 +67,24 @@ func ParseHeader(header string) (timestamp int64, signatures []string, err error
 		switch strings.TrimSpace(key) {
 		case "t":
 			if seenTimestamp {
-				return 0, nil, refuse(MultipleTimestamps, "more than one t= item")
+				return 0, "", nil, refuse(MultipleTimestamps, "more than one t= item")
 			}
 			seenTimestamp = true
-			if timestamp, err = parseTimestamp(strings.TrimSpace(value)); err != nil {
-				return 0, nil, err
+			text = strings.TrimSpace(value)
+			if timestamp, err = parseTimestamp(text); err != nil {
+				return 0, "", nil, err
 			}
 		case "v1":
 			signatures = append(signatures, strings.TrimSpace(value))
 		}
 	}
 	if !seenTimestamp {
-		return 0, nil, refuse(NoTimestamp, "the header has no t= item")
+		return 0, "", nil, refuse(NoTimestamp, "the header has no t= item")
 	}
 	if len(signatures) == 0 {
-		return 0, nil, refuse(NoSignature, "the header has no v1= item")
+		return 0, "", nil, refuse(NoSignature, "the header has no v1= item")
 	}
-	return timestamp, signatures, nil
+	return timestamp, text, signatures, nil
 }
 
 func parseTimestamp(value string) (int64, error) {
@@ -105,7 +107,7 @@ func parseTimestamp(value string) (int64, error) {
 // Verify returns nil if header signs body under secret, with a timestamp within tolerance of
 // now; otherwise a *VerificationError whose Code names the failed rule.
 func Verify(secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	timestamp, signatures, err := ParseHeader(header)
+	timestamp, text, signatures, err := ParseHeader(header)
 	if err != nil {
 		return err
 	}
@@ -114,7 +116,8 @@ func Verify(secret, header string, body []byte, now time.Time, tolerance time.Du
 		return refuse(TimestampOutsideTolerance, fmt.Sprintf(
 			"t=%d is %ds from now, more than %s", timestamp, drift, tolerance))
 	}
-	expected := []byte(ExpectedSignature(secret, timestamp, body))
+	// The signature covers t exactly as written in the header (leading zeros included).
+	expected := []byte(ExpectedSignature(secret, text, body))
 	// Compare every candidate, so the time taken does not depend on which one matched.
 	matched := false
 	for _, signature := range signatures {

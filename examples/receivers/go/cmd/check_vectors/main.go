@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ func main() {
 	for _, c := range v.Signing {
 		parts := []string{fmt.Sprintf("t=%d", c.Timestamp)}
 		for _, secret := range c.Secrets {
-			parts = append(parts, "v1="+biotzwebhook.ExpectedSignature(secret, c.Timestamp, []byte(c.Body)))
+			parts = append(parts, "v1="+biotzwebhook.ExpectedSignature(secret, strconv.FormatInt(c.Timestamp, 10), []byte(c.Body)))
 		}
 		if header := strings.Join(parts, ","); header != c.Header {
 			failures = append(failures, fmt.Sprintf("signing %q: got %s", c.Name, header))
