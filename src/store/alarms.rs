@@ -39,10 +39,13 @@ pub struct Alarm {
     pub cleared_at: Option<Millis>,
     #[serde(serialize_with = "as_rfc3339::serialize")]
     pub updated_at: Millis,
+    /// The event of the alarm's latest state change.
+    pub latest_event_id: Option<EventId>,
 }
 
 const ALARM_SELECT: &str = "SELECT a.id, a.state, t.severity, a.device_id, d.name AS device_name, a.trigger_id, \
-     t.name AS trigger_name, a.raised_at, a.cleared_at, a.updated_at \
+     t.name AS trigger_name, a.raised_at, a.cleared_at, a.updated_at, \
+     (SELECT max(e.id) FROM events e WHERE e.alarm_id = a.id) AS latest_event_id \
      FROM alarms a JOIN devices d ON d.id = a.device_id JOIN alarm_triggers t ON t.id = a.trigger_id";
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,22 +281,6 @@ impl Store {
             (raised, cleared)
         });
         Ok((raised, cleared))
-    }
-
-    /// The events an alarm caused, newest first.
-    pub async fn alarm_events(
-        &self,
-        org: &OrgId,
-        alarm: &AlarmId,
-    ) -> StoreResult<Vec<(EventId, String, Millis)>> {
-        let rows = on_db!(self, pool => {
-            sqlx::query_as("SELECT id, type, created_at FROM events WHERE org_id = $1 AND alarm_id = $2 ORDER BY id DESC LIMIT 100")
-                .bind(org)
-                .bind(alarm)
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(rows)
     }
 
     pub async fn event(&self, org: &OrgId, id: &EventId) -> StoreResult<Event> {

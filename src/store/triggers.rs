@@ -231,6 +231,20 @@ impl Store {
             .collect())
     }
 
+    /// How many triggers each of the organization's device types has.
+    pub async fn trigger_counts(
+        &self,
+        org: &OrgId,
+    ) -> StoreResult<std::collections::HashMap<DeviceTypeId, i64>> {
+        let rows: Vec<(DeviceTypeId, i64)> = on_db!(self, pool => {
+            sqlx::query_as("SELECT device_type_id, count(*) FROM alarm_triggers WHERE org_id = $1 GROUP BY device_type_id")
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
     pub async fn trigger_webhooks(
         &self,
         org: &OrgId,

@@ -9,10 +9,10 @@ use axum::routing::get;
 
 use super::filters;
 use super::{Layout, page, render};
-use crate::domain::{EventId, OrgId};
-use crate::store::{Alarm, Event, Store};
+use crate::domain::EventId;
+use crate::store::{Alarm, Event};
 use crate::web::AppState;
-use crate::web::error::{AppError, AppResult};
+use crate::web::error::AppError;
 use crate::web::extract::{PathId, SignedIn};
 
 pub fn router() -> Router<AppState> {
@@ -24,34 +24,12 @@ pub fn router() -> Router<AppState> {
 /// How many alarms each section of the page shows.
 const SHOWN: i64 = 50;
 
-/// An alarm with its newest event (every state change writes one).
-struct AlarmRow {
-    alarm: Alarm,
-    latest_event: Option<EventId>,
-}
-
 #[derive(Template)]
 #[template(path = "alarms/list.html")]
 struct OverviewPage {
     layout: Layout,
-    raised: Vec<AlarmRow>,
-    cleared: Vec<AlarmRow>,
-}
-
-async fn with_latest_event(
-    store: &Store,
-    org: &OrgId,
-    alarms: Vec<Alarm>,
-) -> AppResult<Vec<AlarmRow>> {
-    let mut rows = Vec::with_capacity(alarms.len());
-    for alarm in alarms {
-        let events = store.alarm_events(org, &alarm.id).await?;
-        rows.push(AlarmRow {
-            latest_event: events.into_iter().next().map(|(id, _, _)| id),
-            alarm,
-        });
-    }
-    Ok(rows)
+    raised: Vec<Alarm>,
+    cleared: Vec<Alarm>,
 }
 
 async fn overview(State(state): State<AppState>, user: SignedIn) -> Response {
@@ -59,8 +37,8 @@ async fn overview(State(state): State<AppState>, user: SignedIn) -> Response {
         let (raised, cleared) = state.store.alarms_overview(user.org(), SHOWN).await?;
         Ok(render(&OverviewPage {
             layout: Layout::new(&user, "Alarms", "alarms"),
-            raised: with_latest_event(&state.store, user.org(), raised).await?,
-            cleared: with_latest_event(&state.store, user.org(), cleared).await?,
+            raised,
+            cleared,
         }))
     }
     .await;

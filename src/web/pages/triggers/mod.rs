@@ -66,17 +66,19 @@ async fn choose(
     let result = async {
         let page_of = parse_cursor(query.cursor.as_deref())?;
         let listed = state.store.list_device_types(user.org(), &page_of).await?;
-        let mut rows = Vec::with_capacity(listed.data.len());
-        for device_type in listed.data {
-            let (_, triggers) = state
-                .store
-                .device_type_usage(user.org(), &device_type.id)
-                .await?;
-            rows.push(TypeRow {
+        let counts = state.store.trigger_counts(user.org()).await?;
+        let rows = listed
+            .data
+            .into_iter()
+            .map(|device_type| TypeRow {
+                triggers: count(
+                    counts.get(&device_type.id).copied().unwrap_or(0),
+                    "alarm trigger",
+                    "alarm triggers",
+                ),
                 device_type,
-                triggers: count(triggers, "alarm trigger", "alarm triggers"),
-            });
-        }
+            })
+            .collect();
         Ok(render(&ChoosePage {
             layout: Layout::new(&user, "Alarm Triggers", "alarm-triggers"),
             rows,
