@@ -83,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("(PostgreSQL skipped: set BENCH_POSTGRES_URL to include it)");
     }
     biotz::receiver::tls::install_crypto_provider();
+    if std::env::var_os("BENCH_LOG").is_some() {
+        biotz::telemetry::init(biotz::telemetry::LogFormat::Pretty);
+    }
     let tls = LocalTls::generate(&[])?;
     let mut report = Report { rows: Vec::new() };
     let capacity = Capacity {

@@ -69,8 +69,11 @@ pub async fn baseline(tls: &LocalTls, concurrency: usize, total: usize) -> anyho
                         .body(body.clone())
                         .send()
                         .await;
-                    if let Ok(response) = sent {
-                        let _ = response.bytes().await;
+                    match sent {
+                        Ok(response) => {
+                            let _ = response.bytes().await;
+                        }
+                        Err(error) => eprintln!("baseline request failed: {error:?}"),
                     }
                 }
             })

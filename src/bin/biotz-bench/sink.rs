@@ -55,7 +55,13 @@ impl Sink {
     }
 }
 
-async fn receive(State(sink): State<Arc<Sink>>, headers: HeaderMap) -> StatusCode {
+/// Reads the whole body, as a real receiver does: answering before the request is read makes
+/// an HTTP/2 server reset the stream under the sender.
+async fn receive(
+    State(sink): State<Arc<Sink>>,
+    headers: HeaderMap,
+    _body: axum::body::Bytes,
+) -> StatusCode {
     if let Some(hang) = sink.hang {
         tokio::time::sleep(hang).await;
     }
