@@ -84,6 +84,7 @@ impl Application {
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             }),
             schemas: Default::default(),
+            ingest: crate::alarms::ingest::IngestWriter::spawn(store.clone()),
             metrics,
         };
         Ok(Self {

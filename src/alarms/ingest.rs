@@ -1,14 +1,19 @@
-//! Ingest: a device's message is checked against its message type's schema, stored, and
-//! evaluated against the triggers in the same transaction (see `Store::ingest`).
+//! Ingest: a device's message is checked against its message type's schema, then stored and
+//! evaluated against the triggers in a transaction it shares with the other messages that
+//! arrived meanwhile (a group commit: see `IngestWriter` and `Store::ingest_batch`).
 
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
 use super::schemas::{SchemaCache, Violation};
-use crate::store::{Device, Ingested, Store, StoreError};
+use crate::store::{Device, Ingested, MessageType, NewMessage, Store, StoreError};
 
 /// The largest message body accepted.
 pub const INGEST_BODY_LIMIT: usize = 64 * 1024;
+
+/// The most messages one transaction takes.
+const BATCH: usize = 256;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,15 +28,89 @@ pub enum IngestError {
     UnknownMessageType { name: String, known: Vec<String> },
     #[error("the payload does not match the message type's schema")]
     Violations(Vec<Violation>),
+    /// The device was deleted, or its token replaced, while the message was on its way.
+    #[error("the device's token is no longer valid")]
+    TokenRevoked,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// A checked message waiting for its transaction.
+struct Job {
+    device: Device,
+    token_hash: String,
+    message_type: MessageType,
+    payload: Value,
+    reply: oneshot::Sender<Result<Option<Ingested>, String>>,
+}
+
+/// Writes messages in batches: whatever arrived while the previous transaction ran goes into
+/// the next one, so concurrent messages share a commit instead of queueing for one each.
+#[derive(Clone)]
+pub struct IngestWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl IngestWriter {
+    pub fn spawn(store: Store) -> Self {
+        let (jobs, mut queue) = mpsc::channel::<Job>(BATCH * 16);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while queue.recv_many(&mut batch, BATCH).await > 0 {
+                let messages: Vec<NewMessage<'_>> = batch
+                    .iter()
+                    .map(|job| NewMessage {
+                        device: &job.device,
+                        token_hash: &job.token_hash,
+                        message_type: &job.message_type,
+                        payload: &job.payload,
+                    })
+                    .collect();
+                let written = store.ingest_batch(&messages).await;
+                drop(messages);
+                match written {
+                    Ok(results) => {
+                        for (job, result) in batch.drain(..).zip(results) {
+                            let _ = job.reply.send(Ok(result));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, messages = batch.len(), "storing a batch of messages failed");
+                        for job in batch.drain(..) {
+                            let _ = job.reply.send(Err(error.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    async fn write(
+        &self,
+        job: Job,
+        reply: oneshot::Receiver<Result<Option<Ingested>, String>>,
+    ) -> Result<Ingested, IngestError> {
+        let gone = || IngestError::Store(StoreError::Database(sqlx::Error::PoolClosed));
+        self.jobs.send(job).await.map_err(|_| gone())?;
+        match reply.await.map_err(|_| gone())? {
+            Ok(Some(ingested)) => Ok(ingested),
+            Ok(None) => Err(IngestError::TokenRevoked),
+            Err(message) => Err(IngestError::Store(StoreError::Database(
+                sqlx::Error::Protocol(message),
+            ))),
+        }
+    }
+}
+
+/// Checks the message against its type's schema and stores it.
 pub async fn ingest(
     store: &Store,
     schemas: &SchemaCache,
-    device: &Device,
-    input: &IngestInput,
+    writer: &IngestWriter,
+    device: Device,
+    token_hash: String,
+    input: IngestInput,
 ) -> Result<Ingested, IngestError> {
     let name = input.message_type.trim();
     let Some(message_type) = store
@@ -54,5 +133,13 @@ pub async fn ingest(
     if !violations.is_empty() {
         return Err(IngestError::Violations(violations));
     }
-    Ok(store.ingest(device, &message_type, &input.payload).await?)
+    let (reply, answer) = oneshot::channel();
+    let job = Job {
+        device,
+        token_hash,
+        message_type,
+        payload: input.payload,
+        reply,
+    };
+    writer.write(job, answer).await
 }

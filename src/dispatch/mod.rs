@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::RngExt;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use self::attempt::Outgoing;
@@ -203,20 +203,14 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed delivery (waiting for a slot of its webhook first, then a global one).
-    /// `None` when the dispatcher began stopping before the delivery got its slots.
-    async fn attempt(&self, job: Job) -> Option<AttemptRecord> {
+    /// Sends one claimed delivery, holding one of the global slots reserved when it was claimed,
+    /// once a slot of its webhook is free. `None` when the dispatcher began stopping first.
+    async fn attempt(&self, job: Job, _slot: OwnedSemaphorePermit) -> Option<AttemptRecord> {
         let slots = self.webhook_slots(&job.claimed.webhook_id);
         let _webhook_slot = slots
             .acquire_owned()
             .await
             .expect("webhook slots are never closed");
-        let _slot = self
-            .global
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("global slots are never closed");
         if self.stopping.load(Ordering::Relaxed) {
             return None;
         }
@@ -289,13 +283,26 @@ impl Dispatcher {
     /// One step, for tests and tools: claims one batch, sends it, records the attempts, and
     /// returns how many deliveries were attempted.
     pub async fn run_once(&self) -> StoreResult<usize> {
+        let slots = self
+            .global
+            .clone()
+            .acquire_many_owned(self.capacity.batch as u32)
+            .await
+            .expect("global slots are never closed");
         let jobs = self.claim(self.capacity.batch).await?;
-        let records: Vec<AttemptRecord> =
-            futures_util::future::join_all(jobs.into_iter().map(|job| self.attempt(job)))
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
+        let mut slots = Some(slots);
+        let attempts = jobs.into_iter().map(|job| {
+            let slot = slots
+                .as_mut()
+                .and_then(|s| s.split(1))
+                .expect("one slot per claimed delivery");
+            self.attempt(job, slot)
+        });
+        let records: Vec<AttemptRecord> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         self.record(&records).await?;
         Ok(records.len())
     }
@@ -308,35 +315,51 @@ impl Dispatcher {
         let (results, recorder) = self.clone().spawn_recorder();
         let mut attempts = JoinSet::new();
         tracing::info!(owner = %self.owner, "dispatcher started");
+        // Claims are worth their queries only when they can take a good share of a batch.
+        let threshold = self.capacity.batch.min(self.capacity.global / 4).max(1);
         while !*shutdown.borrow() {
             while attempts.try_join_next().is_some() {}
             let free = self.global.available_permits().min(self.capacity.batch);
-            let jobs = if free == 0 {
-                Vec::new()
-            } else {
+            let idle = attempts.is_empty();
+            let mut claimed_any = false;
+            if free > 0 && (free >= threshold || idle) {
+                let slots = self
+                    .global
+                    .clone()
+                    .try_acquire_many_owned(free as u32)
+                    .expect("global slots are never closed");
                 match self.claim(free).await {
-                    Ok(jobs) => jobs,
+                    Ok(jobs) => {
+                        claimed_any = !jobs.is_empty();
+                        let mut slots = Some(slots);
+                        for job in jobs {
+                            let slot = slots
+                                .as_mut()
+                                .and_then(|s| s.split(1))
+                                .expect("one slot per claimed delivery");
+                            let this = self.clone();
+                            let results = results.clone();
+                            attempts.spawn(async move {
+                                if let Some(record) = this.attempt(job, slot).await {
+                                    let _ = results.send(record);
+                                }
+                                this.freed.notify_one();
+                            });
+                        }
+                    }
                     Err(error) => {
-                        tracing::error!(error = %error, "claiming deliveries failed; retrying in a second");
-                        Vec::new()
+                        tracing::error!(error = %error, "claiming deliveries failed; retrying shortly")
                     }
                 }
-            };
-            let claimed_any = !jobs.is_empty();
-            for job in jobs {
-                let this = self.clone();
-                let results = results.clone();
-                attempts.spawn(async move {
-                    if let Some(record) = this.attempt(job).await {
-                        let _ = results.send(record);
-                    }
-                    this.freed.notify_one();
-                });
             }
-            if claimed_any && self.global.available_permits() > 0 {
+            if claimed_any && self.global.available_permits() >= threshold {
                 continue;
             }
-            let pause = self.pause().await;
+            let pause = if attempts.is_empty() {
+                self.pause().await
+            } else {
+                Duration::from_secs(1)
+            };
             tokio::select! {
                 () = wake.notified() => {}
                 () = self.freed.notified() => {}

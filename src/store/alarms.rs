@@ -4,6 +4,8 @@
 //! that changes state, its event (the body serialised once) and one delivery per attached
 //! webhook. Nothing is sent from here; the dispatcher picks the deliveries up after the commit.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -12,9 +14,19 @@ use super::{Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on
 use crate::domain::event::AlarmEvent;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
-    AlarmId, DeliveryId, DeviceId, EventId, MessageId, OrgId, TriggerId, WebhookId,
+    AlarmId, DeliveryId, DeviceId, DeviceTypeId, EventId, MessageId, MessageTypeId, OrgId,
+    TriggerId, WebhookId,
 };
 use crate::store::{Device, MessageType};
+
+/// A message to store: its device (as authenticated, with the token's hash), its type, and
+/// its payload, already checked against the type's schema.
+pub struct NewMessage<'a> {
+    pub device: &'a Device,
+    pub token_hash: &'a str,
+    pub message_type: &'a MessageType,
+    pub payload: &'a Value,
+}
 
 /// What one ingested message did.
 #[derive(Debug, Clone, Serialize)]
@@ -86,140 +98,167 @@ struct Transition {
 }
 
 impl Store {
-    /// Stores a message that passed its schema and applies the device type's enabled triggers
-    /// for its message type, all in one transaction.
-    pub async fn ingest(
+    /// Stores messages that passed their schema and applies each device type's enabled
+    /// triggers for the message's type, all in ONE transaction, in the order given (a group
+    /// commit: concurrent requests share the cost of a transaction). A message whose device was
+    /// deleted, or whose token was replaced, since it was authenticated gets `None`.
+    pub async fn ingest_batch(
         &self,
-        device: &Device,
-        message_type: &MessageType,
-        payload: &Value,
-    ) -> StoreResult<Ingested> {
+        messages: &[NewMessage<'_>],
+    ) -> StoreResult<Vec<Option<Ingested>>> {
         let now = now_ms();
-        let message_id = MessageId::generate();
-        let payload_text = payload.to_string();
-        let mut events = Vec::new();
+        let mut results = Vec::with_capacity(messages.len());
         let mut pending = 0usize;
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO messages (id, org_id, device_id, message_type, payload, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&message_id)
-            .bind(&device.org_id)
-            .bind(&device.id)
-            .bind(&message_type.name)
-            .bind(&payload_text)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE devices SET last_seen_at = $2 WHERE id = $1")
-                .bind(&device.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let triggers: Vec<TriggerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{TRIGGER_SELECT} WHERE t.org_id = $1 AND t.device_type_id = $2 AND t.message_type_id = $3
-                 AND t.enabled ORDER BY t.id"
-            )))
-            .bind(&device.org_id)
-            .bind(&device.device_type_id)
-            .bind(&message_type.id)
-            .fetch_all(&mut *tx)
-            .await?;
-            for trigger in &triggers {
-                let condition = trigger.condition();
-                let transition = match condition.evaluate(payload) {
-                    None => None,
-                    Some(true) => {
-                        let id: Option<AlarmId> = sqlx::query_scalar(
-                            "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
-                             VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
-                             ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
-                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
-                             WHERE alarms.state <> 'raised'
-                             RETURNING id",
-                        )
-                        .bind(AlarmId::generate())
-                        .bind(&device.org_id)
-                        .bind(&device.id)
-                        .bind(&trigger.id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        id.map(|alarm_id| Transition { alarm_id, raised: true, raised_at: now, cleared_at: None })
-                    }
-                    Some(false) => {
-                        let row: Option<(AlarmId, Millis)> = sqlx::query_as(
-                            "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
-                             WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
-                             RETURNING id, raised_at",
-                        )
-                        .bind(&device.id)
-                        .bind(&trigger.id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        row.map(|(alarm_id, raised_at)| Transition { alarm_id, raised: false, raised_at, cleared_at: Some(now) })
-                    }
-                };
-                let Some(transition) = transition else { continue };
-                let event_id = EventId::generate();
-                let event = AlarmEvent {
-                    event_id: &event_id,
-                    created_at: now,
-                    alarm_id: &transition.alarm_id,
-                    raised: transition.raised,
-                    severity: &trigger.severity,
-                    raised_at: transition.raised_at,
-                    cleared_at: transition.cleared_at,
-                    trigger_id: &trigger.id,
-                    trigger_name: &trigger.name,
-                    condition: serde_json::to_value(&condition).unwrap_or(Value::Null),
-                    device_type_id: &device.device_type_id,
-                    device_type_name: &device.device_type_name,
-                    device_id: &device.id,
-                    device_name: &device.name,
-                    message_id: &message_id,
-                    message_type: &message_type.name,
-                    received_at: now,
-                    payload,
-                };
-                sqlx::query("INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(&event_id)
-                    .bind(&device.org_id)
-                    .bind(event.event_type())
-                    .bind(&transition.alarm_id)
-                    .bind(event.body())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
-                    "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
-                     WHERE tw.trigger_id = $1 ORDER BY w.id",
+            let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<TriggerRow>> = HashMap::new();
+            let mut webhooks: HashMap<TriggerId, Vec<(WebhookId, bool)>> = HashMap::new();
+            let mut seen: Vec<&DeviceId> = Vec::new();
+            for message in messages {
+                let (device, message_type, payload) = (message.device, message.message_type, message.payload);
+                let message_id = MessageId::generate();
+                // Stored only while the device still has the token it authenticated with.
+                let stored = sqlx::query(
+                    "INSERT INTO messages (id, org_id, device_id, message_type, payload, received_at)
+                     SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS
+                       (SELECT 1 FROM devices WHERE id = $3 AND token_hash = $7)",
                 )
-                .bind(&trigger.id)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (webhook, enabled) in webhooks {
-                    // A disabled webhook's delivery is kept as skipped, so it can be replayed.
-                    let (status, due) = if enabled { ("pending", Some(now)) } else { ("skipped", None) };
-                    pending += usize::from(enabled);
-                    sqlx::query(
-                        "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                    )
-                    .bind(DeliveryId::generate())
+                .bind(&message_id)
+                .bind(&device.org_id)
+                .bind(&device.id)
+                .bind(&message_type.name)
+                .bind(payload.to_string())
+                .bind(now)
+                .bind(message.token_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if stored == 0 {
+                    results.push(None);
+                    continue;
+                }
+                if !seen.contains(&&device.id) {
+                    seen.push(&device.id);
+                }
+                let key = (device.device_type_id.clone(), message_type.id.clone());
+                if !triggers.contains_key(&key) {
+                    let rows: Vec<TriggerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "{TRIGGER_SELECT} WHERE t.org_id = $1 AND t.device_type_id = $2 AND t.message_type_id = $3
+                         AND t.enabled ORDER BY t.id"
+                    )))
                     .bind(&device.org_id)
-                    .bind(&event_id)
-                    .bind(&webhook)
-                    .bind(status)
-                    .bind(due)
+                    .bind(&device.device_type_id)
+                    .bind(&message_type.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    triggers.insert(key.clone(), rows);
+                }
+                let mut events = Vec::new();
+                for trigger in &triggers[&key] {
+                    let condition = trigger.condition();
+                    let transition = match condition.evaluate(payload) {
+                        None => None,
+                        Some(true) => {
+                            let id: Option<AlarmId> = sqlx::query_scalar(
+                                "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
+                                 ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
+                                     raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
+                                 WHERE alarms.state <> 'raised'
+                                 RETURNING id",
+                            )
+                            .bind(AlarmId::generate())
+                            .bind(&device.org_id)
+                            .bind(&device.id)
+                            .bind(&trigger.id)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            id.map(|alarm_id| Transition { alarm_id, raised: true, raised_at: now, cleared_at: None })
+                        }
+                        Some(false) => {
+                            let row: Option<(AlarmId, Millis)> = sqlx::query_as(
+                                "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
+                                 WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
+                                 RETURNING id, raised_at",
+                            )
+                            .bind(&device.id)
+                            .bind(&trigger.id)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            row.map(|(alarm_id, raised_at)| Transition { alarm_id, raised: false, raised_at, cleared_at: Some(now) })
+                        }
+                    };
+                    let Some(transition) = transition else { continue };
+                    let event_id = EventId::generate();
+                    let event = AlarmEvent {
+                        event_id: &event_id,
+                        created_at: now,
+                        alarm_id: &transition.alarm_id,
+                        raised: transition.raised,
+                        severity: &trigger.severity,
+                        raised_at: transition.raised_at,
+                        cleared_at: transition.cleared_at,
+                        trigger_id: &trigger.id,
+                        trigger_name: &trigger.name,
+                        condition: serde_json::to_value(&condition).unwrap_or(Value::Null),
+                        device_type_id: &device.device_type_id,
+                        device_type_name: &device.device_type_name,
+                        device_id: &device.id,
+                        device_name: &device.name,
+                        message_id: &message_id,
+                        message_type: &message_type.name,
+                        received_at: now,
+                        payload,
+                    };
+                    sqlx::query("INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(&event_id)
+                        .bind(&device.org_id)
+                        .bind(event.event_type())
+                        .bind(&transition.alarm_id)
+                        .bind(event.body())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    if !webhooks.contains_key(&trigger.id) {
+                        let list: Vec<(WebhookId, bool)> = sqlx::query_as(
+                            "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
+                             WHERE tw.trigger_id = $1 ORDER BY w.id",
+                        )
+                        .bind(&trigger.id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        webhooks.insert(trigger.id.clone(), list);
+                    }
+                    for (webhook, enabled) in &webhooks[&trigger.id] {
+                        // A disabled webhook's delivery is kept as skipped, so it can be replayed.
+                        let (status, due) = if *enabled { ("pending", Some(now)) } else { ("skipped", None) };
+                        pending += usize::from(*enabled);
+                        sqlx::query(
+                            "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                        )
+                        .bind(DeliveryId::generate())
+                        .bind(&device.org_id)
+                        .bind(&event_id)
+                        .bind(webhook)
+                        .bind(status)
+                        .bind(due)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    events.push(event_id);
+                }
+                results.push(Some(Ingested { id: message_id, events }));
+            }
+            for device in seen {
+                sqlx::query("UPDATE devices SET last_seen_at = $2 WHERE id = $1")
+                    .bind(device)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                }
-                events.push(event_id);
             }
             if pending > 0 {
                 pool.announce_deliveries(&mut tx).await?;
@@ -229,10 +268,7 @@ impl Store {
         if pending > 0 {
             self.wake_dispatcher();
         }
-        Ok(Ingested {
-            id: message_id,
-            events,
-        })
+        Ok(results)
     }
 
     /// Alarms newest first; `state` filters to `raised` or `cleared`.

@@ -72,6 +72,20 @@ pub struct AttemptRecord {
 /// A webhook's secret as stored: (webhook, secret id, nonce || ciphertext).
 type SealedSecret = (WebhookId, String, Vec<u8>);
 
+/// Rows per multi-row statement when recording (11 parameters a row; SQLite allows 32766).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// What a batch of attempts says about one webhook.
+#[derive(Default)]
+struct WebhookOutcome {
+    /// An attempt succeeded: the failure streak before it is over.
+    succeeded: bool,
+    /// When the first failure after the last success (or of the batch) happened.
+    failing_since: Option<Millis>,
+    /// When it answered 410 Gone, if it did.
+    gone_at: Option<Millis>,
+}
+
 /// `$first, $first+1, …` for `count` values.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -231,6 +245,7 @@ impl Store {
     /// Writes a batch of attempts and their consequences in one transaction: the attempt log,
     /// each delivery's new state (only while `owner` still holds its lease), and each webhook's
     /// failure state (failing since…, disabled after `disable_after_ms` of failures or a 410).
+    /// Each of the three is a few multi-row statements per batch, not one per attempt.
     pub async fn record_attempts(
         &self,
         owner: &str,
@@ -247,84 +262,135 @@ impl Store {
                 disable_after_ms.max(0) as u64
             ))
         );
+        // Per webhook, in batch order: its first failure time, whether any attempt succeeded
+        // after the last failure, and a 410's time.
+        let mut webhooks: Vec<(&WebhookId, WebhookOutcome)> = Vec::new();
+        for record in records {
+            let outcome = match webhooks
+                .iter_mut()
+                .find(|(id, _)| **id == record.delivery.webhook_id)
+            {
+                Some((_, outcome)) => outcome,
+                None => {
+                    webhooks.push((&record.delivery.webhook_id, WebhookOutcome::default()));
+                    &mut webhooks.last_mut().expect("just pushed").1
+                }
+            };
+            match record.next {
+                NextStep::Succeeded => {
+                    outcome.succeeded = true;
+                    outcome.failing_since = None;
+                }
+                NextStep::RetryAt(_) | NextStep::Failed => {
+                    outcome.failing_since.get_or_insert(record.started_at);
+                }
+                NextStep::Gone => outcome.gone_at = Some(record.started_at),
+            }
+        }
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for record in records {
-                let delivery = &record.delivery;
-                sqlx::query(
+            for chunk in records.chunks(ROWS_PER_STATEMENT) {
+                let rows = (0..chunk.len())
+                    .map(|i| {
+                        let n = 11 * i;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
                     "INSERT INTO attempts (id, org_id, delivery_id, attempt, started_at, duration_ms, signature_t,
                                            response_status, response_body, error_kind, error_message)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (delivery_id, attempt) DO NOTHING",
-                )
-                .bind(crate::domain::AttemptId::generate())
-                .bind(&delivery.org_id)
-                .bind(&delivery.id)
-                .bind(record.attempt)
-                .bind(record.started_at)
-                .bind(record.duration_ms)
-                .bind(record.signature_t)
-                .bind(record.response_status)
-                .bind(&record.response_body)
-                .bind(record.error_kind)
-                .bind(&record.error_message)
-                .execute(&mut *tx)
-                .await?;
-                let (status, next_at) = match record.next {
-                    NextStep::Succeeded => ("succeeded", None),
-                    NextStep::RetryAt(at) => ("pending", Some(at)),
-                    NextStep::Failed | NextStep::Gone => ("failed", None),
-                };
-                sqlx::query(
-                    "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, lease_owner = NULL,
-                            lease_expires_at = NULL, last_attempt_at = $6, last_response_status = $7, last_error = $8,
-                            updated_at = $9
-                     WHERE id = $1 AND lease_owner = $2",
-                )
-                .bind(&delivery.id)
-                .bind(owner)
-                .bind(status)
-                .bind(record.attempt)
-                .bind(next_at)
-                .bind(record.started_at)
-                .bind(record.response_status)
-                .bind(&record.error_message)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let disabled_reason = match record.next {
-                    NextStep::Succeeded => {
-                        sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
-                            .bind(&delivery.webhook_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        None
-                    }
-                    NextStep::Gone => Some(format!(
+                     VALUES {rows} ON CONFLICT (delivery_id, attempt) DO NOTHING"
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for record in chunk {
+                    query = query
+                        .bind(crate::domain::AttemptId::generate())
+                        .bind(&record.delivery.org_id)
+                        .bind(&record.delivery.id)
+                        .bind(record.attempt)
+                        .bind(record.started_at)
+                        .bind(record.duration_ms)
+                        .bind(record.signature_t)
+                        .bind(record.response_status)
+                        .bind(&record.response_body)
+                        .bind(record.error_kind)
+                        .bind(&record.error_message);
+                }
+                query.execute(&mut *tx).await?;
+
+                let rows = (0..chunk.len())
+                    .map(|i| {
+                        let n = 2 + 7 * i;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // VALUES columns are column1, column2, … in both SQLite and PostgreSQL.
+                let sql = format!(
+                    "UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
+                            lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = v.column5,
+                            last_response_status = v.column6, last_error = v.column7, updated_at = $2
+                     FROM (VALUES {rows}) AS v
+                     WHERE deliveries.id = v.column1 AND deliveries.lease_owner = $1"
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(now);
+                for record in chunk {
+                    let (status, next_at) = match record.next {
+                        NextStep::Succeeded => ("succeeded", None),
+                        NextStep::RetryAt(at) => ("pending", Some(at)),
+                        NextStep::Failed | NextStep::Gone => ("failed", None),
+                    };
+                    query = query
+                        .bind(&record.delivery.id)
+                        .bind(status)
+                        .bind(record.attempt)
+                        .bind(next_at)
+                        .bind(record.started_at)
+                        .bind(record.response_status)
+                        .bind(&record.error_message);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            for (webhook, outcome) in &webhooks {
+                let disabled_reason = if let Some(at) = outcome.gone_at {
+                    Some(format!(
                         "Disabled automatically: the receiver answered 410 Gone on {}.",
-                        crate::domain::time::rfc3339(record.started_at)
-                    )),
-                    NextStep::RetryAt(_) | NextStep::Failed => {
-                        sqlx::query("UPDATE webhooks SET failing_since = COALESCE(failing_since, $2) WHERE id = $1")
-                            .bind(&delivery.webhook_id)
-                            .bind(record.started_at)
-                            .execute(&mut *tx)
-                            .await?;
-                        let overdue: i64 = sqlx::query_scalar(
-                            "SELECT count(*) FROM webhooks WHERE id = $1 AND enabled AND failing_since <= $2",
-                        )
-                        .bind(&delivery.webhook_id)
-                        .bind(now - disable_after_ms)
-                        .fetch_one(&mut *tx)
+                        crate::domain::time::rfc3339(at)
+                    ))
+                } else if outcome.succeeded && outcome.failing_since.is_none() {
+                    sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
+                        .bind(*webhook)
+                        .execute(&mut *tx)
                         .await?;
-                        (overdue > 0).then(|| failing_reason.clone())
-                    }
+                    None
+                } else if let Some(failed_at) = outcome.failing_since {
+                    // After a success in this batch the streak starts at this batch's failure;
+                    // otherwise it goes on from whenever it began.
+                    let overdue: bool = sqlx::query_scalar(
+                        "UPDATE webhooks SET failing_since = CASE WHEN $4 THEN $2 ELSE COALESCE(failing_since, $2) END
+                         WHERE id = $1
+                         RETURNING enabled AND failing_since <= $3",
+                    )
+                    .bind(*webhook)
+                    .bind(failed_at)
+                    .bind(now - disable_after_ms)
+                    .bind(outcome.succeeded)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    overdue.then(|| failing_reason.clone())
+                } else {
+                    None
                 };
                 if let Some(reason) = disabled_reason {
                     let disabled = sqlx::query(
                         "UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, disabled_at = $3, updated_at = $3
                          WHERE id = $1 AND enabled",
                     )
-                    .bind(&delivery.webhook_id)
+                    .bind(*webhook)
                     .bind(&reason)
                     .bind(now)
                     .execute(&mut *tx)
@@ -336,7 +402,7 @@ impl Store {
                             "UPDATE deliveries SET status = 'skipped', next_attempt_at = NULL, updated_at = $2
                              WHERE webhook_id = $1 AND status = 'pending' AND lease_owner IS NULL",
                         )
-                        .bind(&delivery.webhook_id)
+                        .bind(*webhook)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;

@@ -155,6 +155,9 @@ impl From<IngestError> for AppError {
                 },
             ),
             IngestError::Violations(violations) => Self::SchemaViolation(violations),
+            IngestError::TokenRevoked => Self::Unauthorized(
+                "This ingest token is no longer valid: the device was deleted or its token regenerated.".into(),
+            ),
             IngestError::Store(error) => error.into(),
         }
     }

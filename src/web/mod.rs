@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 
 pub use rate_limit::RateLimiter;
 
+use crate::alarms::ingest::IngestWriter;
 use crate::alarms::schemas::SchemaCache;
 use crate::dispatch::metrics::Metrics;
 use crate::store::Store;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub store: Store,
     pub web: Arc<WebSettings>,
     pub schemas: Arc<SchemaCache>,
+    pub ingest: IngestWriter,
     pub metrics: Arc<Metrics>,
 }
 

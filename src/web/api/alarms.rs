@@ -25,8 +25,9 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}", get(event))
 }
 
-/// The device an ingest request comes from, by its `Authorization: Bearer <ingest token>`.
-pub struct DeviceCaller(pub Device);
+/// The device an ingest request comes from, by its `Authorization: Bearer <ingest token>`,
+/// with the token's hash (the write checks the device still has it).
+pub struct DeviceCaller(pub Device, pub String);
 
 impl FromRequestParts<AppState> for DeviceCaller {
     type Rejection = AppError;
@@ -43,23 +44,32 @@ impl FromRequestParts<AppState> for DeviceCaller {
                     "Send the device's ingest token as `Authorization: Bearer <token>`.".into(),
                 )
             })?;
-        let device = state.store.device_for_token(&token_hash(token)).await?.ok_or_else(|| {
+        let hash = token_hash(token);
+        let device = state.store.device_for_token(&hash).await?.ok_or_else(|| {
             AppError::Unauthorized(
                 "This ingest token is not valid: it was regenerated, the device was deleted, or it is mistyped. \
                  Find the device under Setup → Devices and regenerate its token."
                     .into(),
             )
         })?;
-        Ok(Self(device))
+        Ok(Self(device, hash))
     }
 }
 
 async fn ingest(
     State(state): State<AppState>,
-    DeviceCaller(device): DeviceCaller,
+    DeviceCaller(device, hash): DeviceCaller,
     ApiJson(body): ApiJson<IngestInput>,
 ) -> AppResult<(StatusCode, Json<Ingested>)> {
-    let ingested = ingest::ingest(&state.store, &state.schemas, &device, &body).await?;
+    let ingested = ingest::ingest(
+        &state.store,
+        &state.schemas,
+        &state.ingest,
+        device,
+        hash,
+        body,
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(ingested)))
 }
 
