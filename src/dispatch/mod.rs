@@ -3,7 +3,8 @@
 //!
 //! Fairness: at most `per_webhook` attempts run at once for one webhook and `global` in all; a
 //! claim takes at most `per_webhook` deliveries of one webhook and none of a webhook already at
-//! its cap, so a receiver that hangs until the timeout holds only its own slots.
+//! its cap, and gives back at once any that find no free slot, so a receiver that hangs until
+//! the timeout holds only its own slots, and no claimed delivery waits.
 
 pub mod attempt;
 pub mod client;
@@ -45,6 +46,13 @@ impl Default for Capacity {
             batch: 128,
         }
     }
+}
+
+/// The slots a claimed delivery holds until its attempt ends: one of all attempts', one of its
+/// webhook's.
+struct Slots {
+    _global: OwnedSemaphorePermit,
+    _webhook: OwnedSemaphorePermit,
 }
 
 /// A claimed delivery with what it takes to send it.
@@ -134,9 +142,14 @@ impl Dispatcher {
             .collect()
     }
 
-    /// Claims up to `limit` due deliveries and loads what sending them takes. Deliveries of a
-    /// webhook disabled since their event are marked skipped here.
-    async fn claim(&self, limit: usize) -> StoreResult<Vec<Job>> {
+    /// Claims up to `limit` due deliveries with a global slot and a slot of its webhook each,
+    /// and loads what sending them takes. Deliveries of a webhook disabled since their event are
+    /// marked skipped; those of a webhook whose slots are all taken are given back at once, so a
+    /// claimed delivery never waits and its lease only has to cover its own attempt.
+    async fn claim(&self, limit: usize) -> StoreResult<Vec<(Job, Slots)>> {
+        let Ok(mut global) = self.global.clone().try_acquire_many_owned(limit as u32) else {
+            return Ok(Vec::new());
+        };
         let limits = ClaimLimits {
             total: limit as i64,
             per_webhook: self.capacity.per_webhook as i64,
@@ -193,7 +206,33 @@ impl Dispatcher {
             self.metrics.record_skipped(skipped.len());
             self.forget(&skipped);
         }
-        Ok(jobs)
+        let mut ready = Vec::with_capacity(jobs.len());
+        let mut saturated = Vec::new();
+        for job in jobs {
+            match self
+                .webhook_slots(&job.claimed.webhook_id)
+                .try_acquire_owned()
+            {
+                Ok(webhook) => {
+                    let global = global
+                        .split(1)
+                        .expect("one global slot per claimed delivery");
+                    ready.push((
+                        job,
+                        Slots {
+                            _global: global,
+                            _webhook: webhook,
+                        },
+                    ));
+                }
+                Err(_) => saturated.push(job.claimed.id),
+            }
+        }
+        if !saturated.is_empty() {
+            self.store.release_claimed(&self.owner, &saturated).await?;
+            self.forget(&saturated);
+        }
+        Ok(ready)
     }
 
     fn forget(&self, ids: &[DeliveryId]) {
@@ -203,14 +242,9 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed delivery, holding one of the global slots reserved when it was claimed,
-    /// once a slot of its webhook is free. `None` when the dispatcher began stopping first.
-    async fn attempt(&self, job: Job, _slot: OwnedSemaphorePermit) -> Option<AttemptRecord> {
-        let slots = self.webhook_slots(&job.claimed.webhook_id);
-        let _webhook_slot = slots
-            .acquire_owned()
-            .await
-            .expect("webhook slots are never closed");
+    /// Sends one claimed delivery while holding its slots. `None` when the dispatcher began
+    /// stopping first.
+    async fn attempt(&self, job: Job, _slots: Slots) -> Option<AttemptRecord> {
         if self.stopping.load(Ordering::Relaxed) {
             return None;
         }
@@ -283,21 +317,11 @@ impl Dispatcher {
     /// One step, for tests and tools: claims one batch, sends it, records the attempts, and
     /// returns how many deliveries were attempted.
     pub async fn run_once(&self) -> StoreResult<usize> {
-        let slots = self
-            .global
-            .clone()
-            .acquire_many_owned(self.capacity.batch as u32)
-            .await
-            .expect("global slots are never closed");
-        let jobs = self.claim(self.capacity.batch).await?;
-        let mut slots = Some(slots);
-        let attempts = jobs.into_iter().map(|job| {
-            let slot = slots
-                .as_mut()
-                .and_then(|s| s.split(1))
-                .expect("one slot per claimed delivery");
-            self.attempt(job, slot)
-        });
+        let free = self.global.available_permits().min(self.capacity.batch);
+        let jobs = self.claim(free).await?;
+        let attempts = jobs
+            .into_iter()
+            .map(|(job, slots)| self.attempt(job, slots));
         let records: Vec<AttemptRecord> = futures_util::future::join_all(attempts)
             .await
             .into_iter()
@@ -323,24 +347,14 @@ impl Dispatcher {
             let idle = attempts.is_empty();
             let mut claimed_any = false;
             if free > 0 && (free >= threshold || idle) {
-                let slots = self
-                    .global
-                    .clone()
-                    .try_acquire_many_owned(free as u32)
-                    .expect("global slots are never closed");
                 match self.claim(free).await {
                     Ok(jobs) => {
                         claimed_any = !jobs.is_empty();
-                        let mut slots = Some(slots);
-                        for job in jobs {
-                            let slot = slots
-                                .as_mut()
-                                .and_then(|s| s.split(1))
-                                .expect("one slot per claimed delivery");
+                        for (job, slots) in jobs {
                             let this = self.clone();
                             let results = results.clone();
                             attempts.spawn(async move {
-                                if let Some(record) = this.attempt(job, slot).await {
+                                if let Some(record) = this.attempt(job, slots).await {
                                     let _ = results.send(record);
                                 }
                                 this.freed.notify_one();

@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
-use super::{Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db};
+use super::{
+    Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db, placeholders,
+};
 use crate::domain::event::AlarmEvent;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
@@ -27,6 +29,9 @@ pub struct NewMessage<'a> {
     pub message_type: &'a MessageType,
     pub payload: &'a Value,
 }
+
+/// Messages per multi-row INSERT (5 parameters each).
+const MESSAGES_PER_INSERT: usize = 500;
 
 /// What one ingested message did.
 #[derive(Debug, Clone, Serialize)]
@@ -102,94 +107,146 @@ impl Store {
     /// triggers for the message's type, all in ONE transaction, in the order given (a group
     /// commit: concurrent requests share the cost of a transaction). A message whose device was
     /// deleted, or whose token was replaced, since it was authenticated gets `None`.
+    ///
+    /// The statements are per batch, not per message, except where an alarm changes state: the
+    /// alarms' states are read once, each message is evaluated against them in order, and only
+    /// a change is written — conditionally, so a change made meanwhile by another node is never
+    /// made twice.
     pub async fn ingest_batch(
         &self,
         messages: &[NewMessage<'_>],
     ) -> StoreResult<Vec<Option<Ingested>>> {
         let now = now_ms();
-        let mut results = Vec::with_capacity(messages.len());
         let mut pending = 0usize;
-        on_db!(self, pool => {
+        let mut devices: Vec<&DeviceId> = Vec::new();
+        for message in messages {
+            if !devices.contains(&&message.device.id) {
+                devices.push(&message.device.id);
+            }
+        }
+        // The devices as `$1, …` (when they are the only parameters) and `$2, …` (after one).
+        let (device_list, devices_after_one) = (
+            placeholders(1, devices.len()),
+            placeholders(2, devices.len()),
+        );
+        let results = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            let mut query =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id, token_hash FROM devices WHERE id IN ({device_list})")));
+            for device in &devices {
+                query = query.bind(*device);
+            }
+            let tokens: Vec<(DeviceId, String)> = query.fetch_all(&mut *tx).await?;
+            // Each accepted message's id; None for a device that lost its token meanwhile.
+            let ids: Vec<Option<MessageId>> = messages
+                .iter()
+                .map(|m| {
+                    tokens
+                        .iter()
+                        .any(|(id, hash)| *id == m.device.id && hash == m.token_hash)
+                        .then(MessageId::generate)
+                })
+                .collect();
+            let accepted: Vec<(&NewMessage<'_>, &MessageId)> =
+                messages.iter().zip(&ids).filter_map(|(m, id)| id.as_ref().map(|id| (m, id))).collect();
+            for chunk in accepted.chunks(MESSAGES_PER_INSERT) {
+                let rows = (0..chunk.len())
+                    .map(|i| format!("(${}, ${}, ${}, ${}, ${}, $1)", 2 + 5 * i, 3 + 5 * i, 4 + 5 * i, 5 + 5 * i, 6 + 5 * i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO messages (id, org_id, device_id, message_type, payload, received_at) VALUES {rows}"
+                )))
+                .bind(now);
+                for (message, id) in chunk {
+                    query = query
+                        .bind(*id)
+                        .bind(&message.device.org_id)
+                        .bind(&message.device.id)
+                        .bind(&message.message_type.name)
+                        .bind(message.payload.to_string());
+                }
+                query.execute(&mut *tx).await?;
+            }
+
             let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<TriggerRow>> = HashMap::new();
-            let mut webhooks: HashMap<TriggerId, Vec<(WebhookId, bool)>> = HashMap::new();
-            let mut seen: Vec<&DeviceId> = Vec::new();
-            for message in messages {
-                let (device, message_type, payload) = (message.device, message.message_type, message.payload);
-                let message_id = MessageId::generate();
-                // Stored only while the device still has the token it authenticated with.
-                let stored = sqlx::query(
-                    "INSERT INTO messages (id, org_id, device_id, message_type, payload, received_at)
-                     SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS
-                       (SELECT 1 FROM devices WHERE id = $3 AND token_hash = $7)",
-                )
-                .bind(&message_id)
-                .bind(&device.org_id)
-                .bind(&device.id)
-                .bind(&message_type.name)
-                .bind(payload.to_string())
-                .bind(now)
-                .bind(message.token_hash)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if stored == 0 {
-                    results.push(None);
-                    continue;
-                }
-                if !seen.contains(&&device.id) {
-                    seen.push(&device.id);
-                }
-                let key = (device.device_type_id.clone(), message_type.id.clone());
-                if !triggers.contains_key(&key) {
+            for (message, _) in &accepted {
+                let key = (message.device.device_type_id.clone(), message.message_type.id.clone());
+                if let std::collections::hash_map::Entry::Vacant(entry) = triggers.entry(key) {
                     let rows: Vec<TriggerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                         "{TRIGGER_SELECT} WHERE t.org_id = $1 AND t.device_type_id = $2 AND t.message_type_id = $3
                          AND t.enabled ORDER BY t.id"
                     )))
-                    .bind(&device.org_id)
-                    .bind(&device.device_type_id)
-                    .bind(&message_type.id)
+                    .bind(&message.device.org_id)
+                    .bind(&message.device.device_type_id)
+                    .bind(&message.message_type.id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    triggers.insert(key.clone(), rows);
+                    entry.insert(rows);
                 }
+            }
+            // Whether each (device, trigger) alarm is raised now; missing means never raised.
+            let mut raised: HashMap<(DeviceId, TriggerId), bool> = HashMap::new();
+            if triggers.values().any(|t| !t.is_empty()) {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT device_id, trigger_id, state = 'raised' FROM alarms WHERE device_id IN ({device_list})"
+                )));
+                for device in &devices {
+                    query = query.bind(*device);
+                }
+                let states: Vec<(DeviceId, TriggerId, bool)> = query.fetch_all(&mut *tx).await?;
+                raised.extend(states.into_iter().map(|(device, trigger, up)| ((device, trigger), up)));
+            }
+
+            let mut webhooks: HashMap<TriggerId, Vec<(WebhookId, bool)>> = HashMap::new();
+            let mut results = Vec::with_capacity(messages.len());
+            for (message, id) in messages.iter().zip(&ids) {
+                let Some(message_id) = id else {
+                    results.push(None);
+                    continue;
+                };
+                let (device, message_type, payload) = (message.device, message.message_type, message.payload);
+                let key = (device.device_type_id.clone(), message_type.id.clone());
                 let mut events = Vec::new();
                 for trigger in &triggers[&key] {
                     let condition = trigger.condition();
-                    let transition = match condition.evaluate(payload) {
-                        None => None,
-                        Some(true) => {
-                            let id: Option<AlarmId> = sqlx::query_scalar(
-                                "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
-                                 ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
-                                     raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
-                                 WHERE alarms.state <> 'raised'
-                                 RETURNING id",
-                            )
-                            .bind(AlarmId::generate())
-                            .bind(&device.org_id)
-                            .bind(&device.id)
-                            .bind(&trigger.id)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                            id.map(|alarm_id| Transition { alarm_id, raised: true, raised_at: now, cleared_at: None })
-                        }
-                        Some(false) => {
-                            let row: Option<(AlarmId, Millis)> = sqlx::query_as(
-                                "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
-                                 WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
-                                 RETURNING id, raised_at",
-                            )
-                            .bind(&device.id)
-                            .bind(&trigger.id)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                            row.map(|(alarm_id, raised_at)| Transition { alarm_id, raised: false, raised_at, cleared_at: Some(now) })
-                        }
+                    let Some(hot) = condition.evaluate(payload) else { continue };
+                    let state = raised.entry((device.id.clone(), trigger.id.clone())).or_insert(false);
+                    if *state == hot {
+                        continue;
+                    }
+                    *state = hot;
+                    let transition = if hot {
+                        let id: Option<AlarmId> = sqlx::query_scalar(
+                            "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
+                             VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
+                             ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
+                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
+                             WHERE alarms.state <> 'raised'
+                             RETURNING id",
+                        )
+                        .bind(AlarmId::generate())
+                        .bind(&device.org_id)
+                        .bind(&device.id)
+                        .bind(&trigger.id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        id.map(|alarm_id| Transition { alarm_id, raised: true, raised_at: now, cleared_at: None })
+                    } else {
+                        let row: Option<(AlarmId, Millis)> = sqlx::query_as(
+                            "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
+                             WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
+                             RETURNING id, raised_at",
+                        )
+                        .bind(&device.id)
+                        .bind(&trigger.id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        row.map(|(alarm_id, raised_at)| Transition { alarm_id, raised: false, raised_at, cleared_at: Some(now) })
                     };
+                    // None: another node made this change first; it wrote the event.
                     let Some(transition) = transition else { continue };
                     let event_id = EventId::generate();
                     let event = AlarmEvent {
@@ -207,7 +264,7 @@ impl Store {
                         device_type_name: &device.device_type_name,
                         device_id: &device.id,
                         device_name: &device.name,
-                        message_id: &message_id,
+                        message_id,
                         message_type: &message_type.name,
                         received_at: now,
                         payload,
@@ -251,19 +308,21 @@ impl Store {
                     }
                     events.push(event_id);
                 }
-                results.push(Some(Ingested { id: message_id, events }));
+                results.push(Some(Ingested { id: message_id.clone(), events }));
             }
-            for device in seen {
-                sqlx::query("UPDATE devices SET last_seen_at = $2 WHERE id = $1")
-                    .bind(device)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE devices SET last_seen_at = $1 WHERE id IN ({devices_after_one})"
+            )))
+            .bind(now);
+            for device in &devices {
+                query = query.bind(*device);
             }
+            query.execute(&mut *tx).await?;
             if pending > 0 {
                 pool.announce_deliveries(&mut tx).await?;
             }
             tx.commit().await?;
+            results
         });
         if pending > 0 {
             self.wake_dispatcher();

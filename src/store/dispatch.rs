@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{Db, Store, StoreResult, WritePool, on_db};
+use super::{Db, Store, StoreResult, WritePool, on_db, placeholders};
 use crate::domain::time::{Millis, now_ms};
 use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
 
@@ -84,14 +84,6 @@ struct WebhookOutcome {
     failing_since: Option<Millis>,
     /// When it answered 410 Gone, if it did.
     gone_at: Option<Millis>,
-}
-
-/// `$first, $first+1, …` for `count` values.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Store {

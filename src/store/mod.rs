@@ -299,6 +299,14 @@ impl Store {
     }
 }
 
+/// `$first, $first+1, …` for `count` values of a dynamic `IN (…)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Hex SHA-256, for tokens that are looked up by their hash.
 pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};

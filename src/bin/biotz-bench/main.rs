@@ -73,6 +73,14 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| "bench-results.json".into());
     let sizes = if smoke { Sizes::smoke() } else { Sizes::full() };
+    // `--only drain,ingest` runs the baseline and just those scenarios.
+    let only: Vec<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let mut backends = vec![Backend::Sqlite];
     if let Ok(url) =
         std::env::var("BENCH_POSTGRES_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"))
@@ -116,137 +124,155 @@ async fn main() -> anyhow::Result<()> {
 
     for backend in &backends {
         let name = backend.name();
-        eprintln!(
-            "{name}: dispatch drain of {} deliveries over {WEBHOOKS} webhooks",
-            sizes.drain
-        );
-        let drain = scenarios::drain(backend, &tls, sizes.drain, WEBHOOKS, capacity).await?;
-        let target = if matches!(backend, Backend::Sqlite) {
-            50
-        } else {
-            35
-        };
-        report.add(
-            name,
-            "dispatch drain deliveries/s",
-            drain.per_second,
-            "deliveries/s",
-            format!(
-                "{:.1} % of baseline (target ≥ {target} %)",
-                100.0 * drain.per_second / baseline.per_second
-            ),
-        );
-        report.add(
-            name,
-            "dispatch CPU per delivery",
-            drain.cpu_ms_per_item,
-            "ms",
-            "target ≤ 0.15 ms".into(),
-        );
-
-        eprintln!("{name}: end-to-end throughput (ingest → alarm → POST received)");
-        let e2e = scenarios::end_to_end_throughput(backend, &tls, 32, sizes.seconds).await?;
-        report.add(
-            name,
-            "end-to-end alarms/s",
-            e2e.per_second,
-            "alarms/s",
-            format!(
-                "{:.1} % of baseline (target ≥ 25 %)",
-                100.0 * e2e.per_second / baseline.per_second
-            ),
-        );
-
-        for &rate in &sizes.rates {
-            eprintln!("{name}: latency at {rate} alarms/s for {} s", sizes.seconds);
-            let latency = scenarios::latency(backend, &tls, rate, sizes.seconds, false).await?;
-            let target = match rate {
-                200 => "target p99 ≤ 5 ms",
-                500 => "target p99 ≤ 10 ms",
-                _ => "",
+        if run("drain") {
+            eprintln!(
+                "{name}: dispatch drain of {} deliveries over {WEBHOOKS} webhooks",
+                sizes.drain
+            );
+            let drain = scenarios::drain(backend, &tls, sizes.drain, WEBHOOKS, capacity).await?;
+            let target = if matches!(backend, Backend::Sqlite) {
+                50
+            } else {
+                35
             };
+            let ratio = 100.0 * drain.per_second / baseline.per_second;
             report.add(
                 name,
-                &format!("latency at {rate}/s p50"),
-                latency.p50_ms,
-                "ms",
-                format!("{}/{} delivered", latency.delivered, latency.sent),
+                "dispatch drain deliveries/s",
+                drain.per_second,
+                "deliveries/s",
+                format!("{ratio:.1} % of baseline (target ≥ {target} %)"),
             );
             report.add(
                 name,
-                &format!("latency at {rate}/s p99"),
-                latency.p99_ms,
+                "dispatch CPU per delivery",
+                drain.cpu_ms_per_item,
                 "ms",
-                target.into(),
+                "target ≤ 0.15 ms".into(),
+            );
+        }
+        if run("e2e") {
+            eprintln!("{name}: end-to-end throughput (ingest → alarm → POST received)");
+            let e2e = scenarios::end_to_end_throughput(backend, &tls, 32, sizes.seconds).await?;
+            let ratio = 100.0 * e2e.per_second / baseline.per_second;
+            report.add(
+                name,
+                "end-to-end alarms/s",
+                e2e.per_second,
+                "alarms/s",
+                format!("{ratio:.1} % of baseline (target ≥ 25 %)"),
             );
             report.add(
                 name,
-                &format!("latency at {rate}/s max"),
-                latency.max_ms,
+                "end-to-end CPU per alarm",
+                e2e.cpu_ms_per_item,
                 "ms",
                 String::new(),
             );
         }
-
-        let rate = sizes.rates[0];
-        eprintln!("{name}: latency at {rate} alarms/s while another webhook's receiver hangs");
-        let isolated = scenarios::latency(backend, &tls, rate, sizes.seconds, true).await?;
-        report.add(
-            name,
-            &format!("latency at {rate}/s, other receiver hanging, p50"),
-            isolated.p50_ms,
-            "ms",
-            format!("{}/{} delivered", isolated.delivered, isolated.sent),
-        );
-        report.add(
-            name,
-            &format!("latency at {rate}/s, other receiver hanging, p99"),
-            isolated.p99_ms,
-            "ms",
-            "target: within 20 % of the healthy p99".into(),
-        );
-
-        eprintln!("{name}: ingest throughput with trigger evaluation");
-        let ingest = scenarios::ingest(backend, &tls, 32, sizes.seconds).await?;
-        report.add(
-            name,
-            "ingest messages/s",
-            ingest.per_second,
-            "msgs/s",
-            if matches!(backend, Backend::Sqlite) {
-                "target ≥ 10,000".into()
+        if run("latency") {
+            for &rate in &sizes.rates {
+                eprintln!("{name}: latency at {rate} alarms/s for {} s", sizes.seconds);
+                let latency = scenarios::latency(backend, &tls, rate, sizes.seconds, false).await?;
+                let target = match rate {
+                    200 => "target p99 ≤ 5 ms",
+                    500 => "target p99 ≤ 10 ms",
+                    _ => "",
+                };
+                let delivered = format!("{}/{} delivered", latency.delivered, latency.sent);
+                report.add(
+                    name,
+                    &format!("latency at {rate}/s p50"),
+                    latency.p50_ms,
+                    "ms",
+                    delivered,
+                );
+                report.add(
+                    name,
+                    &format!("latency at {rate}/s p99"),
+                    latency.p99_ms,
+                    "ms",
+                    target.into(),
+                );
+                report.add(
+                    name,
+                    &format!("latency at {rate}/s max"),
+                    latency.max_ms,
+                    "ms",
+                    String::new(),
+                );
+            }
+        }
+        if run("isolation") {
+            let rate = sizes.rates[0];
+            eprintln!("{name}: latency at {rate} alarms/s while another webhook's receiver hangs");
+            let isolated = scenarios::latency(backend, &tls, rate, sizes.seconds, true).await?;
+            let delivered = format!("{}/{} delivered", isolated.delivered, isolated.sent);
+            report.add(
+                name,
+                &format!("latency at {rate}/s, other receiver hanging, p50"),
+                isolated.p50_ms,
+                "ms",
+                delivered,
+            );
+            report.add(
+                name,
+                &format!("latency at {rate}/s, other receiver hanging, p99"),
+                isolated.p99_ms,
+                "ms",
+                "target: within 20 % of the healthy p99".into(),
+            );
+        }
+        if run("ingest") {
+            eprintln!("{name}: ingest throughput with trigger evaluation");
+            let ingest = scenarios::ingest(backend, &tls, 32, sizes.seconds).await?;
+            let target = if matches!(backend, Backend::Sqlite) {
+                "target ≥ 10,000"
             } else {
-                String::new()
-            },
-        );
-
-        eprintln!("{name}: backlog of {} deliveries", sizes.backlog_large);
-        let backlog =
-            scenarios::backlog(backend, &tls, sizes.backlog_small, sizes.backlog_large).await?;
-        report.add(
-            name,
-            &format!("claim 128 from {} pending", backlog.small),
-            backlog.claim_small_ms,
-            "ms",
-            String::new(),
-        );
-        report.add(
-            name,
-            &format!("claim 128 from {} pending", backlog.large),
-            backlog.claim_large_ms,
-            "ms",
-            format!(
-                "{:.2}× the small backlog's (target: flat)",
-                backlog.claim_large_ms / backlog.claim_small_ms
-            ),
-        );
-        report.add(
-            name,
-            &format!("peak RSS with {} pending", backlog.large),
-            backlog.peak_rss_mib,
-            "MiB",
-            "target < 300 MB".into(),
-        );
+                ""
+            };
+            report.add(
+                name,
+                "ingest messages/s",
+                ingest.per_second,
+                "msgs/s",
+                target.into(),
+            );
+            report.add(
+                name,
+                "ingest CPU per message",
+                ingest.cpu_ms_per_item,
+                "ms",
+                String::new(),
+            );
+        }
+        if run("backlog") {
+            eprintln!("{name}: backlog of {} deliveries", sizes.backlog_large);
+            let backlog =
+                scenarios::backlog(backend, &tls, sizes.backlog_small, sizes.backlog_large).await?;
+            let growth = backlog.claim_large_ms / backlog.claim_small_ms;
+            report.add(
+                name,
+                &format!("claim 128 from {} pending", backlog.small),
+                backlog.claim_small_ms,
+                "ms",
+                String::new(),
+            );
+            report.add(
+                name,
+                &format!("claim 128 from {} pending", backlog.large),
+                backlog.claim_large_ms,
+                "ms",
+                format!("{growth:.2}× the small backlog's (target: flat)"),
+            );
+            report.add(
+                name,
+                &format!("peak RSS with {} pending", backlog.large),
+                backlog.peak_rss_mib,
+                "MiB",
+                "target < 300 MB".into(),
+            );
+        }
     }
 
     let document = json!({
