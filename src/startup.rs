@@ -85,6 +85,7 @@ impl Application {
             }),
             schemas: Default::default(),
             ingest: crate::alarms::ingest::IngestWriter::spawn(store.clone()),
+            lookups: Default::default(),
             metrics,
         };
         Ok(Self {

@@ -6,7 +6,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use std::time::Duration;
+
+use super::cache::TtlCache;
 use super::schemas::{SchemaCache, Violation};
+use crate::domain::DeviceTypeId;
 use crate::store::{Device, Ingested, MessageType, NewMessage, Store, StoreError};
 
 /// The largest message body accepted.
@@ -103,20 +107,73 @@ impl IngestWriter {
     }
 }
 
+/// The lookups every message repeats, kept for a second (see `TtlCache`).
+pub struct Lookups {
+    devices: TtlCache<String, Device>,
+    message_types: TtlCache<(DeviceTypeId, String), MessageType>,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Self {
+            devices: TtlCache::new(LOOKUP_TTL, 100_000),
+            message_types: TtlCache::new(LOOKUP_TTL, 10_000),
+        }
+    }
+}
+
+/// How long a device or message type found once is reused without asking the database.
+const LOOKUP_TTL: Duration = Duration::from_secs(1);
+
+impl Lookups {
+    /// The device an ingest token belongs to.
+    pub async fn device(
+        &self,
+        store: &Store,
+        token_hash: &str,
+    ) -> Result<Option<Device>, StoreError> {
+        if let Some(device) = self.devices.get(&token_hash.to_owned()) {
+            return Ok(Some(device));
+        }
+        let found = store.device_for_token(token_hash).await?;
+        if let Some(device) = &found {
+            self.devices.insert(token_hash.to_owned(), device.clone());
+        }
+        Ok(found)
+    }
+
+    async fn message_type(
+        &self,
+        store: &Store,
+        device: &Device,
+        name: &str,
+    ) -> Result<Option<MessageType>, StoreError> {
+        let key = (device.device_type_id.clone(), name.to_owned());
+        if let Some(message_type) = self.message_types.get(&key) {
+            return Ok(Some(message_type));
+        }
+        let found = store
+            .message_type_by_name(&device.org_id, &device.device_type_id, name)
+            .await?;
+        if let Some(message_type) = &found {
+            self.message_types.insert(key, message_type.clone());
+        }
+        Ok(found)
+    }
+}
+
 /// Checks the message against its type's schema and stores it.
 pub async fn ingest(
     store: &Store,
     schemas: &SchemaCache,
+    lookups: &Lookups,
     writer: &IngestWriter,
     device: Device,
     token_hash: String,
     input: IngestInput,
 ) -> Result<Ingested, IngestError> {
     let name = input.message_type.trim();
-    let Some(message_type) = store
-        .message_type_by_name(&device.org_id, &device.device_type_id, name)
-        .await?
-    else {
+    let Some(message_type) = lookups.message_type(store, &device, name).await? else {
         let device_type = store
             .device_type(&device.org_id, &device.device_type_id)
             .await?;

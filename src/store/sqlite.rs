@@ -24,8 +24,10 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<Sqlite
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(30));
+    // Each connection is a thread; on SQLite, where writers take turns anyway, a few readers
+    // are plenty and more only add thread switches.
     let pool = SqlitePoolOptions::new()
-        .max_connections(options.max_connections)
+        .max_connections(options.max_connections.min(4))
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await?;

@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 
 pub use rate_limit::RateLimiter;
 
-use crate::alarms::ingest::IngestWriter;
+use crate::alarms::ingest::{IngestWriter, Lookups};
 use crate::alarms::schemas::SchemaCache;
 use crate::dispatch::metrics::Metrics;
 use crate::store::Store;
@@ -35,6 +35,7 @@ pub struct AppState {
     pub web: Arc<WebSettings>,
     pub schemas: Arc<SchemaCache>,
     pub ingest: IngestWriter,
+    pub lookups: Arc<Lookups>,
     pub metrics: Arc<Metrics>,
 }
 

@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for DeviceCaller {
                 )
             })?;
         let hash = token_hash(token);
-        let device = state.store.device_for_token(&hash).await?.ok_or_else(|| {
+        let device = state.lookups.device(&state.store, &hash).await?.ok_or_else(|| {
             AppError::Unauthorized(
                 "This ingest token is not valid: it was regenerated, the device was deleted, or it is mistyped. \
                  Find the device under Setup → Devices and regenerate its token."
@@ -64,6 +64,7 @@ async fn ingest(
     let ingested = ingest::ingest(
         &state.store,
         &state.schemas,
+        &state.lookups,
         &state.ingest,
         device,
         hash,
