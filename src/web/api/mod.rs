@@ -16,8 +16,20 @@ use super::AppState;
 use super::error::{AppError, AppResult};
 use crate::store::Page;
 
+/// The OpenAPI document of this API, kept beside the routes and checked by the tests.
+const OPENAPI: &str = include_str!("openapi.json");
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/openapi.json",
+            axum::routing::get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    OPENAPI,
+                )
+            }),
+        )
         .merge(webhooks::router())
         .merge(tokens::router())
         .merge(devices::router())
