@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// Serve the UI and API only; leave delivery to `biotz worker` processes
     #[arg(long)]
     pub no_dispatcher: bool,
+    /// Seed a demo organization whose simulated devices raise alarms every few seconds,
+    /// delivered to a receiver built into the process (prints how to sign in)
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Why the settings were refused: one line per problem.
@@ -435,6 +439,7 @@ mod tests {
             listen: "nowhere".into(),
             public_url: None,
             no_dispatcher: false,
+            demo: false,
         };
         let error = ServeSettings::from_args(&args).unwrap_err().to_string();
         for needle in [

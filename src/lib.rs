@@ -7,6 +7,7 @@ pub mod alarms;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod dispatch;
 pub mod domain;
 pub mod error;

@@ -60,15 +60,31 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Serve(args) => {
-            let settings = ServeSettings::from_args(&args)?;
+            let mut settings = ServeSettings::from_args(&args)?;
             telemetry::init(LogFormat::parse(&args.log.log_format).unwrap_or(LogFormat::Pretty));
+            let demo = if args.demo {
+                Some(crate::demo::prepare(&mut settings).await?)
+            } else {
+                None
+            };
             let app = Application::build(settings).await?;
             tracing::info!(
                 port = app.port(),
                 database = app.store().backend(),
                 "serving"
             );
-            if let Some(link) = app.setup_link() {
+            let app_url = format!("http://127.0.0.1:{}", app.port());
+            if let Some(demo) = demo {
+                let password = demo.start(app.store(), app_url.clone()).await?;
+                println!(
+                    "Demo: simulated devices are sending messages; alarms and signed deliveries follow."
+                );
+                println!(
+                    "  Sign in at {app_url}/login as {} with the password {password}",
+                    crate::demo::EMAIL
+                );
+                println!("  then open Activity → Alarms and Activity → Deliveries.");
+            } else if let Some(link) = app.setup_link() {
                 println!(
                     "No users yet. Open this one-time link to create the first organization and administrator:"
                 );

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use rand::RngExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use self::attempt::Outgoing;
 use self::guard::AddressGuard;
@@ -255,7 +256,6 @@ impl Dispatcher {
             webhook_id = %job.claimed.webhook_id,
             attempt = number
         );
-        let _entered = span.enter();
         let outgoing = Outgoing {
             url: &job.url,
             body: job.body.clone(),
@@ -264,7 +264,9 @@ impl Dispatcher {
             delivery_id: job.claimed.id.as_str(),
             attempt: number,
         };
-        let outcome = attempt::send(&self.client, &self.guard, &outgoing).await;
+        let outcome = attempt::send(&self.client, &self.guard, &outgoing)
+            .instrument(span.clone())
+            .await;
         let jitter = rand::rng().random_range(-1.0..=1.0);
         let next = retry::next_step(
             &retry::Tried {
@@ -278,14 +280,14 @@ impl Dispatcher {
             jitter,
             now_ms(),
         );
-        match &outcome.error_kind {
+        span.in_scope(|| match &outcome.error_kind {
             None => tracing::debug!(status = outcome.response_status, "delivered"),
             Some(kind) => tracing::info!(
                 kind = kind.as_str(),
                 error = outcome.error_message.as_deref(),
                 "attempt failed"
             ),
-        }
+        });
         self.metrics.record(next, outcome.duration_ms);
         Some(AttemptRecord {
             attempt: number,

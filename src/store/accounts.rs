@@ -210,6 +210,23 @@ impl Store {
         }))
     }
 
+    /// Sets the password (already hashed) of the user with this email.
+    pub async fn set_password(&self, email: &str, password_hash: &str) -> StoreResult<()> {
+        let updated = on_db!(self, pool => {
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE email = $1")
+                .bind(email)
+                .bind(password_hash)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if updated == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     pub async fn create_session(
         &self,
         session_hash: &str,

@@ -185,3 +185,85 @@ async fn receive_shows_live_alarms_verified_and_retries_when_told_to_fail() {
     }
     failing.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_biotz"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("demo.db").display()),
+        )
+        .env_remove("BIOTZ_MASTER_KEY")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let line = line_with(&mut lines, "Sign in at ").await;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let login = words[3].to_owned();
+    let (email, password) = (words[5].to_owned(), words.last().unwrap().to_string());
+    let base = login.trim_end_matches("/login").to_owned();
+
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::field_value(&form, "_csrf").unwrap();
+    let signed_in = browser
+        .post(&login)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", &email),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "the printed password signs in"
+    );
+
+    let start = Instant::now();
+    loop {
+        let alarms = browser
+            .get(format!("{base}/alarms"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let deliveries = browser
+            .get(format!("{base}/deliveries?status=succeeded"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if alarms.contains("Cold room") && deliveries.contains("Demo receiver") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no alarm delivered within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    serve.kill().await.unwrap();
+}

@@ -1,0 +1,251 @@
+//! `biotz serve --demo`: a newcomer sees alarms and signed deliveries flowing within a minute.
+//! It seeds an organization with a device type, a few simulated devices that send a message
+//! every second, two triggers, and a webhook to a receiver built into the process, which
+//! verifies every delivery's signature and logs it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::json;
+
+use crate::alarms::{devices, setup};
+use crate::config::ServeSettings;
+use crate::domain::webhook::{CallbackUrl, WebhookName};
+use crate::domain::{OrgId, WebhookId, random};
+use crate::receiver::{LocalTls, serve_https};
+use crate::store::{Page, Store};
+
+pub const ORG: &str = "Demo";
+pub const EMAIL: &str = "demo@biotz.example";
+const DEVICES: [&str; 3] = ["Cold room 1", "Cold room 2", "Freezer 7"];
+
+/// The demo's receiver, started before the server so the dispatcher can trust it.
+pub struct DemoReceiver {
+    url: String,
+    target: Arc<tokio::sync::OnceCell<(Store, OrgId, WebhookId)>>,
+}
+
+/// Starts the receiver and lets the dispatcher reach and trust it.
+pub async fn prepare(settings: &mut ServeSettings) -> anyhow::Result<DemoReceiver> {
+    let tls = LocalTls::generate(&[])?;
+    let target: Arc<tokio::sync::OnceCell<(Store, OrgId, WebhookId)>> = Arc::default();
+    let router = Router::new().fallback(receive).with_state(target.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let (address, _handle) = serve_https(listener, &tls, router).await?;
+    let mut trusted = settings.dispatch.extra_ca_certs.take().unwrap_or_default();
+    trusted.extend_from_slice(tls.ca_pem.as_bytes());
+    settings.dispatch.extra_ca_certs = Some(trusted);
+    settings
+        .dispatch
+        .allow_private_targets
+        .push(ipnet::IpNet::from(address.ip()));
+    Ok(DemoReceiver {
+        url: format!("https://{address}/biotz-demo"),
+        target,
+    })
+}
+
+async fn receive(
+    State(target): State<Arc<tokio::sync::OnceCell<(Store, OrgId, WebhookId)>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some((store, org, webhook)) = target.get() else {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    };
+    let secrets = store
+        .webhook_secrets(org, webhook)
+        .await
+        .unwrap_or_default();
+    let header = headers
+        .get(biotz_signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let now = crate::domain::time::now_ms() / 1000;
+    let valid = secrets.iter().any(|s| {
+        biotz_signature::verify(
+            s.secret.expose(),
+            header,
+            &body,
+            now,
+            biotz_signature::Tolerance::default(),
+        )
+        .is_ok()
+    });
+    let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    tracing::info!(
+        event = event["type"].as_str().unwrap_or("?"),
+        device = event["data"]["device"]["name"].as_str().unwrap_or("-"),
+        trigger = event["data"]["trigger"]["name"].as_str().unwrap_or("-"),
+        signature = if valid { "valid" } else { "INVALID" },
+        "demo receiver got a delivery"
+    );
+    if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+impl DemoReceiver {
+    /// Seeds the demo organization (or refreshes it), points its webhook at the receiver, and
+    /// starts the simulated devices. Returns the demo user's password, new on every start.
+    pub async fn start(self, store: &Store, app_url: String) -> anyhow::Result<String> {
+        let password = random::token()[..16].to_owned();
+        let hash = tokio::task::spawn_blocking({
+            let password = password.clone();
+            move || crate::accounts::hash_password(&password)
+        })
+        .await??;
+        let org = match store.organization_by_name(ORG).await? {
+            Some(org) => {
+                store.set_password(EMAIL, &hash).await?;
+                org.id
+            }
+            None => {
+                let new = crate::store::NewUser {
+                    org_name: ORG,
+                    email: EMAIL,
+                    password_hash: &hash,
+                    is_admin: true,
+                };
+                store
+                    .create_user(&new)
+                    .await
+                    .context("creating the demo user")?
+                    .0
+                    .id
+            }
+        };
+        let webhook = self.webhook(store, &org).await?;
+        let tokens = seed_devices(store, &org, &webhook).await?;
+        let _ = self.target.set((store.clone(), org, webhook));
+        for (i, token) in tokens.into_iter().enumerate() {
+            tokio::spawn(simulate(format!("{app_url}/api/v1/ingest"), token, i));
+        }
+        Ok(password)
+    }
+
+    async fn webhook(&self, store: &Store, org: &OrgId) -> anyhow::Result<WebhookId> {
+        let name = WebhookName::parse("Demo receiver").map_err(anyhow::Error::msg)?;
+        let url = CallbackUrl::parse(&self.url).map_err(anyhow::Error::msg)?;
+        let existing = store
+            .list_webhooks(org, Some("Demo receiver"), &Page::first(1))
+            .await?;
+        match existing.data.into_iter().next() {
+            Some(webhook) => {
+                let changes = crate::store::WebhookChanges {
+                    url: Some(url),
+                    enabled: Some(true),
+                    ..Default::default()
+                };
+                Ok(store.update_webhook(org, &webhook.id, &changes).await?.id)
+            }
+            None => Ok(store.create_webhook(org, &name, &url).await?.0.id),
+        }
+    }
+}
+
+/// The "Cold room" device type with its triggers and devices; returns fresh ingest tokens.
+async fn seed_devices(
+    store: &Store,
+    org: &OrgId,
+    webhook: &WebhookId,
+) -> anyhow::Result<Vec<String>> {
+    let failed = |e: crate::error::Error| anyhow::anyhow!("seeding the demo: {e}");
+    let existing = store.list_device_types(org, &Page::first(50)).await?;
+    let device_type = match existing.data.into_iter().find(|t| t.name == "Cold room") {
+        Some(device_type) => device_type,
+        None => {
+            let input: setup::DeviceTypeInput = serde_json::from_value(json!({
+                "name": "Cold room",
+                "description": "Simulated by biotz serve --demo",
+                "message_types": [{ "name": "telemetry", "schema": {
+                    "type": "object",
+                    "properties": {
+                        "temperature": { "type": "number", "description": "°C" },
+                        "door_open": { "type": "boolean" }
+                    },
+                    "required": ["temperature", "door_open"],
+                    "additionalProperties": false
+                } }]
+            }))?;
+            let device_type = setup::create_device_type(store, org, &input)
+                .await
+                .map_err(failed)?;
+            for (name, condition, severity) in [
+                (
+                    "Too warm",
+                    json!({ "field": "/temperature", "op": ">", "value": 4 }),
+                    "critical",
+                ),
+                (
+                    "Door open",
+                    json!({ "field": "/door_open", "op": "==", "value": true }),
+                    "warning",
+                ),
+            ] {
+                let trigger: setup::TriggerInput = serde_json::from_value(json!({
+                    "name": name, "message_type": "telemetry", "condition": condition, "severity": severity,
+                    "webhook_ids": [webhook.to_string()],
+                }))?;
+                setup::create_trigger(store, org, &device_type.id, &trigger)
+                    .await
+                    .map_err(failed)?;
+            }
+            device_type
+        }
+    };
+    let listed = store
+        .list_devices(org, Some(&device_type.id), &Page::first(50))
+        .await?;
+    let mut tokens = Vec::new();
+    for name in DEVICES {
+        let token = match listed.data.iter().find(|d| d.name == name) {
+            Some(device) => devices::regenerate_token(store, org, &device.id)
+                .await
+                .map_err(failed)?,
+            None => {
+                devices::create_device(store, org, name, device_type.id.as_str())
+                    .await
+                    .map_err(failed)?
+                    .1
+            }
+        };
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// One device: a message a second, its temperature a slow wave that crosses the 4 °C threshold
+/// every half minute or so, and its door opening now and then.
+async fn simulate(url: String, token: String, index: usize) {
+    let client = reqwest::Client::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut step = index * 11;
+    loop {
+        tick.tick().await;
+        step += 1;
+        let phase = step as f64 / 5.0;
+        let temperature = 3.0 + 2.5 * phase.sin() + 0.3 * (phase * 3.7).cos();
+        let door_open = step % 45 < 4;
+        let message = json!({
+            "message_type": "telemetry",
+            "payload": { "temperature": (temperature * 10.0).round() / 10.0, "door_open": door_open }
+        });
+        if let Err(error) = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&message)
+            .send()
+            .await
+        {
+            tracing::warn!(%error, "a simulated device could not send");
+        }
+    }
+}
