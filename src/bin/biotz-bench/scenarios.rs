@@ -290,10 +290,11 @@ pub async fn latency(
     }
     while requests.join_next().await.is_some() {}
     let sent: HashMap<String, Instant> = sent_at.lock().unwrap().clone();
-    platform
+    let all = platform
         .healthy
-        .wait_for(sent.len() as u64, Duration::from_secs(30))
+        .wait_for(sent.len() as u64, Duration::from_secs(60))
         .await;
+    anyhow::ensure!(all, "not every alarm was delivered");
     let arrivals = platform.healthy.arrivals();
     let samples: Vec<Duration> = sent
         .iter()
