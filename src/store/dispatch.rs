@@ -138,8 +138,16 @@ impl Store {
                 tx.commit().await?;
                 claimed
             }
-            // Many nodes claim at once: each skips the rows another is claiming.
-            Db::Postgres(pool) => bind_claim!(
+            // Many nodes claim at once: each skips the rows another is claiming. The due rows
+            // are read in order from the `deliveries_due` index: when the table has just grown
+            // by a burst its statistics are stale, and the planner would otherwise bitmap-scan
+            // and sort every due row to lock the first few (40 ms with 100k due).
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::raw_sql("SET LOCAL enable_bitmapscan = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let claimed = bind_claim!(
                 format!(
                     "WITH due AS (
                        SELECT id, webhook_id, next_attempt_at FROM deliveries
@@ -154,8 +162,11 @@ impl Store {
                      FROM ranked WHERE d.id = ranked.id
                      RETURNING d.id, d.org_id, d.event_id, d.webhook_id, d.attempts, d.queued_attempts"
                 ),
-                pool
-            ),
+                &mut *tx
+            );
+                tx.commit().await?;
+                claimed
+            }
         };
         Ok(claimed)
     }
