@@ -63,6 +63,17 @@ impl Store {
         Ok(())
     }
 
+    /// How many deliveries are pending (due, waiting for a retry, or in flight), read from the
+    /// index of pending deliveries.
+    pub async fn pending_count(&self) -> StoreResult<i64> {
+        let count = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at IS NOT NULL")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count)
+    }
+
     /// How many deliveries have each status.
     pub async fn delivery_status_counts(&self) -> StoreResult<Vec<(String, i64)>> {
         let rows = on_db!(self, pool => {
