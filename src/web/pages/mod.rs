@@ -6,6 +6,7 @@ mod auth;
 mod deliveries;
 mod device_types;
 mod devices;
+mod sparkline;
 mod tokens;
 mod triggers;
 mod webhooks;

@@ -11,10 +11,12 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::filters;
+use super::sparkline::{self, Sparkline};
 use super::{Layout, page, redirect_with_flash, render, render_with};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
 use crate::domain::webhook::{self, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
+use crate::store::ui_stats;
 use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
 use crate::web::AppState;
 use crate::web::error::AppError;
@@ -114,8 +116,15 @@ struct ListPage {
     layout: Layout,
     query: String,
     query_encoded: String,
-    webhooks: Vec<Webhook>,
+    rows: Vec<ListRow>,
     next_cursor: Option<String>,
+    /// Whether this is a later page: offers the way back to the newest.
+    paged: bool,
+}
+
+struct ListRow {
+    webhook: Webhook,
+    sparkline: Sparkline,
 }
 
 #[derive(Deserialize)]
@@ -137,12 +146,29 @@ async fn list(
             .store
             .list_webhooks(user.org(), Some(&search), &page_of)
             .await?;
+        let now = now_ms();
+        let ids: Vec<WebhookId> = webhooks.data.iter().map(|w| w.id.clone()).collect();
+        let outcomes = state
+            .store
+            .daily_delivery_outcomes(user.org(), &ids, sparkline::DAYS, now)
+            .await?;
+        let first_day = ui_stats::first_day(now, sparkline::DAYS);
+        let rows = webhooks
+            .data
+            .into_iter()
+            .zip(outcomes)
+            .map(|(webhook, days)| ListRow {
+                webhook,
+                sparkline: Sparkline::new(first_day, days),
+            })
+            .collect();
         Ok(render(&ListPage {
             layout: Layout::new(&user, "Webhooks", "webhooks"),
             query_encoded: urlencode(&search),
             query: search,
-            webhooks: webhooks.data,
+            rows,
             next_cursor: webhooks.next_cursor,
+            paged: query.cursor.is_some(),
         }))
     }
     .await;
