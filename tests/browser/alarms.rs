@@ -18,7 +18,7 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
     let webhook = api.create_webhook("Ops pager", &receiver.url).await;
     let browser = &scene.browser;
 
-    browser.step("Setup, Device Types, New Device Type");
+    browser.step("Setup, Device Types, New Device Type").await;
     browser.click_link("Device Types").await;
     browser.click_link("New Device Type").await;
     browser.fill("#name", "Freezer").await;
@@ -33,7 +33,9 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
     browser.wait_for_text(".flash", "").await;
     browser.wait_for_text("main", "telemetry").await;
 
-    browser.step("Setup, Devices, New Device: the token is shown once");
+    browser
+        .step("Setup, Devices, New Device: the token is shown once")
+        .await;
     browser.click_link("Devices").await;
     browser.click_link("New Device").await;
     browser.fill("#name", "Freezer 7").await;
@@ -52,7 +54,7 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
     )
     .await;
 
-    browser.step("the device sends a warm reading");
+    browser.step("the device sends a warm reading").await;
     let answer = scene
         .app
         .ingest(&token, "telemetry", json!({ "temperature": 7.5 }))
@@ -62,7 +64,7 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
     let received = receiver.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(received[0].header("biotz-iot-event-id"), event);
 
-    browser.step("Activity, Alarms: the raised alarm");
+    browser.step("Activity, Alarms: the raised alarm").await;
     browser.click_link("Alarms").await;
     browser.wait_for_text("h1", "Alarms").await;
     let raised = browser.text("table").await;
@@ -73,13 +75,13 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
         );
     }
 
-    browser.step("the alarm's event and its delivery");
+    browser.step("the alarm's event and its delivery").await;
     browser.click_link("Latest event").await;
     browser.wait_for_path(&format!("/events/{event}")).await;
     browser.wait_for_text("#event-body", "alarm.raised").await;
     browser.reload_until_text("table", "Succeeded").await;
 
-    browser.step("the delivery's attempt");
+    browser.step("the delivery's attempt").await;
     browser.click_link("alarm.raised").await;
     browser.wait_for_path("/deliveries/dlv_").await;
     browser
@@ -92,7 +94,7 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
     assert!(attempt.starts_with('1'), "{attempt}");
     assert!(attempt.contains("HTTP 200"), "{attempt}");
 
-    browser.step("Activity, Deliveries lists it");
+    browser.step("Activity, Deliveries lists it").await;
     browser.click_link("Deliveries").await;
     browser.wait_for_text("h1", "Deliveries").await;
     let listed = browser.text("table tbody").await;
@@ -100,4 +102,15 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
     assert!(listed.contains("Ops pager"), "{listed}");
     assert!(listed.contains("Succeeded"), "{listed}");
     assert!(listed.contains("HTTP 200"), "{listed}");
+
+    browser
+        .step("the webhooks list draws the day's delivery")
+        .await;
+    browser.click_link("Webhooks").await;
+    let trend = browser.attribute("svg.spark", "aria-label").await;
+    assert_eq!(
+        trend.as_deref(),
+        Some("Last 14 days: 1 of 1 delivery succeeded.")
+    );
+    browser.wait_for_text(".trend", "100 %").await;
 }

@@ -63,8 +63,16 @@ impl Browser {
         })
     }
 
-    /// Names what the test does next: the name of the screenshot if it fails.
-    pub fn step(&self, name: &str) {
+    /// Names what the test does next: the name of the screenshot if it fails. With
+    /// BIOTZ_BROWSER_SCREENSHOTS=all the page each step ended on is saved too, to look at.
+    pub async fn step(&self, name: &str) {
+        if std::env::var("BIOTZ_BROWSER_SCREENSHOTS").as_deref() == Ok("all")
+            && let Ok(png) = self.client.screenshot().await
+        {
+            let path = self.screenshot_path();
+            let _ = std::fs::create_dir_all(path.parent().unwrap());
+            let _ = std::fs::write(path, png);
+        }
         *self.step.lock().unwrap() = name.to_owned();
     }
 
@@ -311,11 +319,13 @@ fn xpath_string(text: &str) -> String {
 }
 
 impl Drop for Browser {
-    /// Saves a screenshot if the test failed, then ends the Chromium session. The session's
+    /// Saves a screenshot if the test failed (or all are asked for), then ends the Chromium
+    /// session. The session's
     /// task runs on the test's multi-threaded runtime, so a thread of our own can wait for it.
     fn drop(&mut self) {
         let client = self.client.clone();
-        let screenshot = std::thread::panicking().then(|| self.screenshot_path());
+        let all = std::env::var("BIOTZ_BROWSER_SCREENSHOTS").as_deref() == Ok("all");
+        let screenshot = (all || std::thread::panicking()).then(|| self.screenshot_path());
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -329,7 +339,7 @@ impl Drop for Browser {
                     && let Ok(Ok(png)) = tokio::time::timeout(limit, client.screenshot()).await
                 {
                     let _ = std::fs::create_dir_all(path.parent().unwrap());
-                    if std::fs::write(&path, png).is_ok() {
+                    if std::fs::write(&path, png).is_ok() && !all {
                         eprintln!("screenshot of the failed step: {}", path.display());
                     }
                 }

@@ -28,7 +28,9 @@ async fn a_failing_delivery_shows_its_retries_and_resend_sends_it_again() {
     .await;
     let browser = &scene.browser;
 
-    browser.step("a warm reading: the first attempt and its retries fail");
+    browser
+        .step("a warm reading: the first attempt and its retries fail")
+        .await;
     let answer = scene
         .app
         .ingest(&token, "telemetry", json!({ "temperature": 9 }))
@@ -37,14 +39,18 @@ async fn a_failing_delivery_shows_its_retries_and_resend_sends_it_again() {
     // The tests' schedule: the first attempt and two retries.
     receiver.wait_for(3, Duration::from_secs(20)).await;
 
-    browser.step("Activity, Deliveries: the delivery failed after three attempts");
+    browser
+        .step("Activity, Deliveries: the delivery failed after three attempts")
+        .await;
     browser.click_link("Deliveries").await;
     browser.wait_for_text("h1", "Deliveries").await;
     let row = browser.reload_until_text("table tbody tr", "Failed").await;
     assert!(row.contains("Flaky receiver"), "{row}");
     assert!(row.contains("HTTP 500"), "{row}");
 
-    browser.step("the delivery's page lists every attempt");
+    browser
+        .step("the delivery's page lists every attempt")
+        .await;
     browser.click_link("alarm.raised").await;
     browser.wait_for_path("/deliveries/dlv_").await;
     browser.wait_for_text(".page-head", "Failed").await;
@@ -55,7 +61,22 @@ async fn a_failing_delivery_shows_its_retries_and_resend_sends_it_again() {
         assert!(attempt.contains("HTTP 500"), "{attempt}");
     }
 
-    browser.step("Resend, now that the receiver answers 200");
+    browser.step("the webhooks list draws the failure").await;
+    let delivery_path = browser.path().await;
+    browser.click_link("Webhooks").await;
+    assert_eq!(
+        browser
+            .attribute("svg.spark", "aria-label")
+            .await
+            .as_deref(),
+        Some("Last 14 days: 0 of 1 delivery succeeded, 1 failed.")
+    );
+    browser.wait_for_text(".trend", "0 %").await;
+
+    browser
+        .step("Resend, now that the receiver answers 200")
+        .await;
+    browser.goto(&delivery_path).await;
     receiver.reply_always(Reply::Status(200));
     browser.press("Resend").await;
     browser.wait_for_text(".flash", "").await;
@@ -72,6 +93,16 @@ async fn a_failing_delivery_shows_its_retries_and_resend_sends_it_again() {
         received[3].header("biotz-iot-delivery-id"),
         received[0].header("biotz-iot-delivery-id"),
         "Resend sends the same delivery again"
+    );
+
+    browser.step("the webhooks list draws the success").await;
+    browser.click_link("Webhooks").await;
+    assert_eq!(
+        browser
+            .attribute("svg.spark", "aria-label")
+            .await
+            .as_deref(),
+        Some("Last 14 days: 1 of 1 delivery succeeded.")
     );
 }
 

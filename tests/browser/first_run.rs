@@ -20,12 +20,16 @@ async fn the_setup_link_creates_the_first_account_which_then_signs_in() {
         .expect("a fresh server prints a setup link");
     let path = &link[link.find("/setup/").expect("the link's path")..];
 
-    browser.step("signing in before setup points to the link");
+    browser
+        .step("signing in before setup points to the link")
+        .await;
     browser.goto("/webhooks").await;
     browser.wait_for_path("/login").await;
     browser.wait_for_text("main", "setup link").await;
 
-    browser.step("a mismatched password is refused beside the field");
+    browser
+        .step("a mismatched password is refused beside the field")
+        .await;
     browser.goto(path).await;
     browser.fill("#organization", "Acme Cold Chain").await;
     browser.fill("#email", EMAIL).await;
@@ -46,7 +50,9 @@ async fn the_setup_link_creates_the_first_account_which_then_signs_in() {
         "what was typed is kept"
     );
 
-    browser.step("setup creates the organization and signs in");
+    browser
+        .step("setup creates the organization and signs in")
+        .await;
     browser.fill("#password", PASSWORD).await;
     browser.fill("#confirm", PASSWORD).await;
     browser.press("Create organization").await;
@@ -55,17 +61,17 @@ async fn the_setup_link_creates_the_first_account_which_then_signs_in() {
     browser.wait_for_text(".account", "Acme Cold Chain").await;
     browser.wait_for_text(".empty", "No webhooks yet").await;
 
-    browser.step("the setup link works once");
+    browser.step("the setup link works once").await;
     browser.goto(path).await;
     browser.wait_for_text("main", "not valid").await;
 
-    browser.step("sign out");
+    browser.step("sign out").await;
     browser.goto("/webhooks").await;
     browser.press("Sign out").await;
     browser.wait_for_path("/login").await;
     browser.wait_for_text(".flash", "signed out").await;
 
-    browser.step("a wrong password is refused");
+    browser.step("a wrong password is refused").await;
     browser.fill("#email", EMAIL).await;
     browser.fill("#password", "a wrong password!").await;
     browser.press("Sign in").await;
@@ -73,6 +79,6 @@ async fn the_setup_link_creates_the_first_account_which_then_signs_in() {
     assert_eq!(browser.path().await, "/login");
 
     sign_in(&browser, EMAIL, PASSWORD).await;
-    browser.step("signed in");
+    browser.step("signed in").await;
     browser.wait_for_text(".account", EMAIL).await;
 }

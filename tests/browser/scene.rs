@@ -28,7 +28,7 @@ impl Scene {
 
 /// Signs in through the form and waits for the first page after it.
 pub async fn sign_in(browser: &Browser, email: &str, password: &str) {
-    browser.step("sign in");
+    browser.step("sign in").await;
     browser.goto("/login").await;
     browser.fill("#email", email).await;
     browser.fill("#password", password).await;

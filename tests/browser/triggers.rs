@@ -16,14 +16,16 @@ async fn a_new_trigger_gets_a_webhook_found_by_name_from_the_dropdown() {
     }
     let browser = &scene.browser;
 
-    browser.step("Setup, Alarm Triggers, choose the device type");
+    browser
+        .step("Setup, Alarm Triggers, choose the device type")
+        .await;
     browser.click_link("Alarm Triggers").await;
     browser.wait_for_text("h1", "Alarm Triggers").await;
     browser.click_link("Freezer").await;
     browser.wait_for_text("h1", "Freezer").await;
     browser.wait_for_text(".empty", "No alarm triggers").await;
 
-    browser.step("New Alarm Trigger");
+    browser.step("New Alarm Trigger").await;
     browser.click_link("New Alarm Trigger").await;
     browser.wait_for_text("h1", "New").await;
     browser.fill("#name", "Too warm").await;
@@ -38,7 +40,7 @@ async fn a_new_trigger_gets_a_webhook_found_by_name_from_the_dropdown() {
     let trigger_path = browser.wait_for_path("/alarm-triggers/trg_").await;
     browser.wait_for_text(".empty", "No webhooks yet").await;
 
-    browser.step("Edit Webhook List, search by name");
+    browser.step("Edit Webhook List, search by name").await;
     browser.click_link("Edit Webhook List").await;
     browser.wait_for_text("h1", "Edit Webhook List").await;
     browser.fill("#q", "pager").await;
@@ -57,13 +59,13 @@ async fn a_new_trigger_gets_a_webhook_found_by_name_from_the_dropdown() {
         .wait_for_text("#candidate-status", "1 webhook matches")
         .await;
 
-    browser.step("add it from the dropdown");
+    browser.step("add it from the dropdown").await;
     browser.choose("#candidate", "Ops pager").await;
     browser.press("Add").await;
     browser.wait_for_text(".staged", "Ops pager").await;
     browser.wait_for_text(".alert", "Not saved yet").await;
 
-    browser.step("save the list");
+    browser.step("save the list").await;
     browser.press("Save").await;
     browser.wait_for_text(".flash", "Webhook list saved").await;
     assert_eq!(browser.path().await, trigger_path);
@@ -71,7 +73,7 @@ async fn a_new_trigger_gets_a_webhook_found_by_name_from_the_dropdown() {
     assert!(listed.contains("Ops pager"), "{listed}");
     assert!(!listed.contains("Night shift"), "{listed}");
 
-    browser.step("the list is what the API reads");
+    browser.step("the list is what the API reads").await;
     let triggers = api
         .get(&format!(
             "/api/v1/device-types/{}/alarm-triggers",

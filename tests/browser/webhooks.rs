@@ -34,13 +34,13 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
     };
     let browser = &scene.browser;
 
-    browser.step("Developer Tools, Webhooks, New Webhook");
+    browser.step("Developer Tools, Webhooks, New Webhook").await;
     browser.click_link("Webhooks").await;
     browser.wait_for_text("h1", "Webhooks").await;
     browser.click_link("New Webhook").await;
     browser.wait_for_text("h1", "New Webhook").await;
 
-    browser.step("save a name and an HTTPS callback URL");
+    browser.step("save a name and an HTTPS callback URL").await;
     browser.fill("#name", "Ops pager").await;
     browser.fill("#url", &receiver.url).await;
     browser.press("Save").await;
@@ -51,13 +51,17 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
     let first_secret = browser.text("#secret").await;
     assert!(first_secret.starts_with("whsec_"), "{first_secret}");
 
-    browser.step("a test event is signed with the secret shown");
+    browser
+        .step("a test event is signed with the secret shown")
+        .await;
     browser.press("Send test event").await;
     browser.wait_for_path("/deliveries/dlv_").await;
     let first = receiver.wait_for(1, Duration::from_secs(20)).await[0].clone();
     assert!(verifies(&first_secret, &first));
 
-    browser.step("regenerate the secret, the previous one stopping at once");
+    browser
+        .step("regenerate the secret, the previous one stopping at once")
+        .await;
     browser.goto(&webhook_path).await;
     browser
         .choose("#keep_previous_for_seconds", "stops signing at once")
@@ -68,7 +72,9 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
     assert!(second_secret.starts_with("whsec_"), "{second_secret}");
     assert_ne!(second_secret, first_secret);
 
-    browser.step("the next delivery verifies with the new secret only");
+    browser
+        .step("the next delivery verifies with the new secret only")
+        .await;
     browser.press("Send test event").await;
     browser.wait_for_path("/deliveries/dlv_").await;
     let second = receiver.wait_for(2, Duration::from_secs(20)).await[1].clone();
@@ -86,13 +92,13 @@ async fn an_http_callback_url_is_refused_beside_the_field() {
     };
     let browser = &scene.browser;
 
-    browser.step("save an http:// callback URL");
+    browser.step("save an http:// callback URL").await;
     browser.goto("/webhooks/new").await;
     browser.fill("#name", "Plain pager").await;
     browser.fill("#url", "http://example.com/biotz").await;
     browser.press("Save").await;
 
-    browser.step("the message is beside the field");
+    browser.step("the message is beside the field").await;
     let message = browser.wait_for_text("#url-error", "HTTPS").await;
     assert_eq!(message, "Webhooks only support HTTPS URLs.");
     let field = browser.find("#url").await;
@@ -115,7 +121,7 @@ async fn an_http_callback_url_is_refused_beside_the_field() {
     );
     assert_eq!(browser.find_all("#name-error").await.len(), 0);
 
-    browser.step("nothing was saved");
+    browser.step("nothing was saved").await;
     browser.goto("/webhooks").await;
     browser.wait_for_text(".empty", "No webhooks yet").await;
 }
