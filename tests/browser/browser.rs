@@ -88,6 +88,15 @@ impl Browser {
         }
     }
 
+    /// Loads the page shown again.
+    pub async fn refresh_page(&self) {
+        let page = self.page().await;
+        if let Err(error) = self.client.refresh().await {
+            self.fail("reloading the page", error);
+        }
+        self.wait_for_next_page(page, "reloading").await;
+    }
+
     /// The path and query of the page shown.
     pub async fn path(&self) -> String {
         match self.client.current_url().await {
@@ -127,6 +136,22 @@ impl Browser {
         match self.client.find_all(Locator::Css(css)).await {
             Ok(elements) => elements,
             Err(error) => self.fail(&format!("finding {css}"), error),
+        }
+    }
+
+    /// Clicks what `css` selects, for a control that stays on the page (a Copy button).
+    pub async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        if let Err(error) = element.click().await {
+            self.fail(&format!("clicking {css}"), error);
+        }
+    }
+
+    /// Runs `script` in the page and returns what it returns.
+    pub async fn script(&self, script: &str) -> serde_json::Value {
+        match self.client.execute(script, vec![]).await {
+            Ok(value) => value,
+            Err(error) => self.fail("running a script", error),
         }
     }
 

@@ -51,6 +51,27 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
     let first_secret = browser.text("#secret").await;
     assert!(first_secret.starts_with("whsec_"), "{first_secret}");
 
+    browser.step("copy the secret").await;
+    browser.click("[data-copy='#secret']").await;
+    browser
+        .wait_for_text("[data-copy='#secret']", "Copied")
+        .await;
+    browser
+        .wait_for_text("[role=status].visually-hidden", "Copied")
+        .await;
+
+    browser
+        .step("without the Clipboard API the secret is still copied")
+        .await;
+    browser.refresh_page().await;
+    browser
+        .script("Object.defineProperty(navigator, 'clipboard', { value: undefined });")
+        .await;
+    browser.click("[data-copy='#secret']").await;
+    browser
+        .wait_for_text("[data-copy='#secret']", "Copied")
+        .await;
+
     browser
         .step("a test event is signed with the secret shown")
         .await;
