@@ -88,6 +88,13 @@ impl Browser {
         }
     }
 
+    /// Makes the window `width` by `height` CSS pixels, as a phone's or a desktop's.
+    pub async fn resize(&self, width: u32, height: u32) {
+        if let Err(error) = self.client.set_window_size(width, height).await {
+            self.fail("resizing the window", error);
+        }
+    }
+
     /// Loads the page shown again.
     pub async fn refresh_page(&self) {
         let page = self.page().await;

@@ -20,5 +20,6 @@ mod scene;
 mod alarms;
 mod deliveries;
 mod first_run;
+mod narrow;
 mod triggers;
 mod webhooks;

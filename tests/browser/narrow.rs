@@ -1,0 +1,86 @@
+//! Every page reads on a phone-sized screen: nothing wider than the screen, so nothing needs
+//! scrolling sideways.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::receiver::Receiver;
+use crate::scene::Scene;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_narrow_screen() {
+    let receiver = Receiver::start().await;
+    let Some(scene) = Scene::signed_in("narrow").await else {
+        return;
+    };
+    let api = scene.app.api(&scene.tenant);
+    let webhook = api
+        .create_webhook("Ops pager with a rather long name", &receiver.url)
+        .await;
+    let freezer = api.create_freezer_type("Freezer").await;
+    let (device, token) = api.create_device("Freezer 7", &freezer).await;
+    let trigger = api
+        .create_trigger(
+            &freezer,
+            "Too warm",
+            json!({ "field": "/temperature", "op": ">", "value": 4 }),
+            &[&webhook],
+        )
+        .await;
+    let answer = scene
+        .app
+        .ingest(&token, "telemetry", json!({ "temperature": 7.5 }))
+        .await;
+    let event = answer.body["events"][0].as_str().unwrap().to_owned();
+    receiver.wait_for(1, Duration::from_secs(20)).await;
+    let delivery = api.get(&format!("/api/v1/events/{event}")).await.body["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let browser = &scene.browser;
+    browser.resize(390, 844).await;
+
+    let webhook_id = webhook["id"].as_str().unwrap();
+    let freezer_id = freezer["id"].as_str().unwrap();
+    let trigger_id = trigger["id"].as_str().unwrap();
+    let pages = [
+        "/webhooks".to_owned(),
+        "/webhooks/new".to_owned(),
+        format!("/webhooks/{webhook_id}?reveal=1"),
+        "/tokens".to_owned(),
+        "/device-types".to_owned(),
+        format!("/device-types/{freezer_id}"),
+        format!("/device-types/{freezer_id}/edit"),
+        "/devices".to_owned(),
+        format!("/devices/{device}"),
+        "/alarm-triggers".to_owned(),
+        format!("/device-types/{freezer_id}/alarm-triggers"),
+        format!("/device-types/{freezer_id}/alarm-triggers/new"),
+        format!("/alarm-triggers/{trigger_id}"),
+        format!("/alarm-triggers/{trigger_id}/webhooks"),
+        "/alarms".to_owned(),
+        format!("/events/{event}"),
+        "/deliveries".to_owned(),
+        format!("/deliveries/{delivery}"),
+    ];
+    for path in &pages {
+        browser.step(&format!("{path} at 390 px")).await;
+        browser.goto(path).await;
+        browser.find("main h1").await;
+        let overflow = browser
+            .script(
+                "return [...document.querySelectorAll('body *')]
+                   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                             && !e.closest('pre, .skip, .visually-hidden, .default-submit'))
+                   .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''))
+                   .slice(0, 5);",
+            )
+            .await;
+        assert_eq!(overflow, json!([]), "{path} is wider than a 390 px screen");
+        let width = browser
+            .script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth;")
+            .await;
+        assert_eq!(width, json!(true), "{path} scrolls sideways");
+    }
+}
