@@ -20,6 +20,6 @@ mod scene;
 mod alarms;
 mod deliveries;
 mod first_run;
-mod narrow;
+mod pages;
 mod triggers;
 mod webhooks;

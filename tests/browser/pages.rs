@@ -1,19 +1,18 @@
-//! Every page reads on a phone-sized screen: nothing wider than the screen, so nothing needs
-//! scrolling sideways.
+//! Every signed-in page, checked as a whole: it reads on a phone-sized screen (nothing wider
+//! than the screen, so nothing scrolls sideways), and every field, button and link has a name
+//! that a screen reader can say.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::receiver::Receiver;
 use crate::scene::Scene;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_fits_a_narrow_screen() {
+/// A scene with one of everything, and the path of every page that shows it.
+async fn every_page(test: &'static str) -> Option<(Scene, Receiver, Vec<String>)> {
     let receiver = Receiver::start().await;
-    let Some(scene) = Scene::signed_in("narrow").await else {
-        return;
-    };
+    let scene = Scene::signed_in(test).await?;
     let api = scene.app.api(&scene.tenant);
     let webhook = api
         .create_webhook("Ops pager with a rather long name", &receiver.url)
@@ -38,9 +37,6 @@ async fn every_page_fits_a_narrow_screen() {
         .as_str()
         .unwrap()
         .to_owned();
-    let browser = &scene.browser;
-    browser.resize(390, 844).await;
-
     let webhook_id = webhook["id"].as_str().unwrap();
     let freezer_id = freezer["id"].as_str().unwrap();
     let trigger_id = trigger["id"].as_str().unwrap();
@@ -64,6 +60,16 @@ async fn every_page_fits_a_narrow_screen() {
         "/deliveries".to_owned(),
         format!("/deliveries/{delivery}"),
     ];
+    Some((scene, receiver, pages.to_vec()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_narrow_screen() {
+    let Some((scene, _receiver, pages)) = every_page("narrow").await else {
+        return;
+    };
+    let browser = &scene.browser;
+    browser.resize(390, 844).await;
     for path in &pages {
         browser.step(&format!("{path} at 390 px")).await;
         browser.goto(path).await;
@@ -82,5 +88,35 @@ async fn every_page_fits_a_narrow_screen() {
             .script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth;")
             .await;
         assert_eq!(width, json!(true), "{path} scrolls sideways");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_control_has_a_name_a_screen_reader_can_say() {
+    let Some((scene, _receiver, pages)) = every_page("names").await else {
+        return;
+    };
+    let browser = &scene.browser;
+    for path in &pages {
+        browser.step(&format!("the names on {path}")).await;
+        browser.goto(path).await;
+        browser.find("main h1").await;
+        let unnamed = browser
+            .script(
+                "const shown = e => !e.closest('[aria-hidden=true], [hidden]');
+                 const fields = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                   .filter(shown)
+                   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                   .map(e => 'field ' + (e.id || e.name));
+                 const controls = [...document.querySelectorAll('a[href], button')]
+                   .filter(shown)
+                   .filter(e => !e.textContent.trim() && !e.getAttribute('aria-label'))
+                   .map(e => e.tagName.toLowerCase() + ' ' + (e.getAttribute('href') || e.name));
+                 const images = [...document.querySelectorAll('img:not([alt]), svg:not([aria-label]):not([aria-hidden=true])')]
+                   .map(e => e.tagName.toLowerCase() + ' ' + (e.getAttribute('src') || e.className.baseVal || ''));
+                 return fields.concat(controls, images);",
+            )
+            .await;
+        assert_eq!(unnamed, Value::Array(vec![]), "{path} has unnamed controls");
     }
 }
