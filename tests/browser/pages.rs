@@ -56,6 +56,7 @@ async fn every_page(test: &'static str) -> Option<(Scene, Receiver, Vec<String>)
         format!("/alarm-triggers/{trigger_id}"),
         format!("/alarm-triggers/{trigger_id}/webhooks"),
         "/alarms".to_owned(),
+        "/alarms?state=raised".to_owned(),
         format!("/events/{event}"),
         "/deliveries".to_owned(),
         format!("/deliveries/{delivery}"),
