@@ -89,6 +89,19 @@ async fn every_page_fits_a_narrow_screen() {
             .script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth;")
             .await;
         assert_eq!(width, json!(true), "{path} scrolls sideways");
+        // Tables stack into cards on a phone; each cell but the first says which column it was.
+        let unlabelled = browser
+            .script(
+                "return [...document.querySelectorAll('tbody td:not(:first-child)')]
+                   .filter(td => !td.dataset.label && !td.querySelector('form'))
+                   .map(td => td.textContent.trim());",
+            )
+            .await;
+        assert_eq!(
+            unlabelled,
+            json!([]),
+            "{path} has table cells without a column label"
+        );
     }
 }
 
