@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::filters;
-use super::{Layout, page, render};
+use super::{Layout, Pager, page, render};
 use crate::domain::EventId;
 use crate::store::{Alarm, Event, Page};
 use crate::web::AppState;
@@ -46,8 +46,7 @@ struct AllPage {
     layout: Layout,
     state: &'static str,
     rows: Vec<Alarm>,
-    next_cursor: Option<String>,
-    paged: bool,
+    pager: Pager,
 }
 
 async fn overview(
@@ -90,8 +89,12 @@ async fn overview(
             layout: Layout::new(&user, title, "alarms"),
             state: listed,
             rows: alarms.data,
-            next_cursor: alarms.next_cursor,
-            paged: query.cursor.is_some(),
+            pager: Pager::new(
+                &format!("/alarms?state={listed}"),
+                "alarms",
+                query.cursor.as_deref(),
+                alarms.next_cursor.as_deref(),
+            ),
         }))
     }
     .await;

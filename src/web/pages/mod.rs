@@ -108,6 +108,28 @@ impl Layout {
     }
 }
 
+/// The links under a paged list (`pager.html`): back to the newest page when on a later one,
+/// and on to older entries when there are more.
+pub struct Pager {
+    pub newest: Option<String>,
+    pub older: Option<String>,
+    pub noun: &'static str,
+}
+
+impl Pager {
+    /// `base` is the list's address with its filters but no cursor, such as `/devices` or
+    /// `/deliveries?status=failed`.
+    pub fn new(base: &str, noun: &'static str, cursor: Option<&str>, next: Option<&str>) -> Self {
+        let join = if base.contains('?') { '&' } else { '?' };
+        Self {
+            newest: cursor.is_some().then(|| base.to_owned()),
+            older: next
+                .map(|next| format!("{base}{join}cursor={}", super::extract::urlencode(next))),
+            noun,
+        }
+    }
+}
+
 /// Renders a template, or a plain 500 if rendering itself fails.
 pub fn render(template: &impl Template) -> Response {
     render_with(StatusCode::OK, template)

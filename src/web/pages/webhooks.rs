@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::filters;
 use super::sparkline::{self, Sparkline};
-use super::{Layout, page, redirect_with_flash, render, render_with};
+use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
 use crate::domain::webhook::{self, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
@@ -115,11 +115,8 @@ async fn replay(
 struct ListPage {
     layout: Layout,
     query: String,
-    query_encoded: String,
     rows: Vec<ListRow>,
-    next_cursor: Option<String>,
-    /// Whether this is a later page: offers the way back to the newest.
-    paged: bool,
+    pager: Pager,
 }
 
 struct ListRow {
@@ -164,11 +161,14 @@ async fn list(
             .collect();
         Ok(render(&ListPage {
             layout: Layout::new(&user, "Webhooks", "webhooks"),
-            query_encoded: urlencode(&search),
+            pager: Pager::new(
+                &format!("/webhooks?q={}", urlencode(&search)),
+                "webhooks",
+                query.cursor.as_deref(),
+                webhooks.next_cursor.as_deref(),
+            ),
             query: search,
             rows,
-            next_cursor: webhooks.next_cursor,
-            paged: query.cursor.is_some(),
         }))
     }
     .await;
