@@ -154,6 +154,40 @@ impl Browser {
         }
     }
 
+    /// Types `keys` (text, or a `fantoccini::key::Key` as a string) wherever the focus is.
+    pub async fn type_keys(&self, keys: &str) {
+        let focused = match self.client.active_element().await {
+            Ok(element) => element,
+            Err(error) => self.fail("finding the focus", error),
+        };
+        if let Err(error) = focused.send_keys(keys).await {
+            self.fail(&format!("typing {keys:?}"), error);
+        }
+    }
+
+    /// What has the focus: its id, or else its tag and text, as a person would point at it.
+    pub async fn focused(&self) -> String {
+        let described = self
+            .script(
+                "const e = document.activeElement;
+                 return e.id ? '#' + e.id : e.tagName.toLowerCase() + ' ' + e.textContent.trim();",
+            )
+            .await;
+        described.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Whether the focused element shows that it has the focus (an outline or a ring).
+    pub async fn focus_is_visible(&self) -> bool {
+        let shown = self
+            .script(
+                "const style = getComputedStyle(document.activeElement);
+                 return (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2)
+                     || style.boxShadow !== 'none';",
+            )
+            .await;
+        shown == serde_json::Value::Bool(true)
+    }
+
     /// Runs `script` in the page and returns what it returns.
     pub async fn script(&self, script: &str) -> serde_json::Value {
         match self.client.execute(script, vec![]).await {

@@ -20,6 +20,7 @@ mod scene;
 mod alarms;
 mod deliveries;
 mod first_run;
+mod keyboard;
 mod lists;
 mod pages;
 mod triggers;
