@@ -1,6 +1,6 @@
 //! Every signed-in page, checked as a whole: it reads on a phone-sized screen (nothing wider
-//! than the screen, so nothing scrolls sideways), and every field, button and link has a name
-//! that a screen reader can say.
+//! than the screen, so nothing scrolls sideways), every field, button and link has a name that
+//! a screen reader can say, and all text stands out from its background (WCAG AA contrast).
 
 use std::time::Duration;
 
@@ -132,5 +132,54 @@ async fn every_control_has_a_name_a_screen_reader_can_say() {
             )
             .await;
         assert_eq!(unnamed, Value::Array(vec![]), "{path} has unnamed controls");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_text_stands_out_from_its_background() {
+    let Some((scene, _receiver, pages)) = every_page("contrast").await else {
+        return;
+    };
+    let browser = &scene.browser;
+    for path in &pages {
+        browser.step(&format!("the contrast on {path}")).await;
+        browser.goto(path).await;
+        browser.find("main h1").await;
+        // WCAG 2 AA: 4.5:1 for text, 3:1 for large text (24 px, or 18.66 px bold).
+        let faint = browser
+            .script(
+                "const channels = c => c.match(/[\\d.]+/g).map(Number);
+                 const luminance = c => {
+                   const [r, g, b] = channels(c).slice(0, 3).map(v => {
+                     v /= 255;
+                     return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+                   });
+                   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+                 };
+                 const opaque = c => { const v = channels(c); return v.length < 4 || v[3] > 0; };
+                 const background = e => {
+                   for (; e; e = e.parentElement) {
+                     const c = getComputedStyle(e).backgroundColor;
+                     if (opaque(c)) return c;
+                   }
+                   return 'rgb(255, 255, 255)';
+                 };
+                 const faint = [];
+                 for (const e of document.querySelectorAll('body *')) {
+                   if (!e.getClientRects().length || e.closest('.skip, .visually-hidden, [hidden], svg')) continue;
+                   if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+                   const style = getComputedStyle(e);
+                   const [a, b] = [luminance(style.color), luminance(background(e))];
+                   const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+                   const size = parseFloat(style.fontSize);
+                   const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+                   if (ratio < (large ? 3 : 4.5)) {
+                     faint.push(e.tagName.toLowerCase() + ' “' + e.textContent.trim().slice(0, 30) + '” ' + ratio.toFixed(2));
+                   }
+                 }
+                 return faint;",
+            )
+            .await;
+        assert_eq!(faint, json!([]), "{path} has text too faint to read");
     }
 }
