@@ -1,7 +1,10 @@
 //! The first start: the printed setup link creates the organization and its administrator, who
 //! can then sign out and sign in again.
 
+use serde_json::json;
+
 use crate::browser::Browser;
+use crate::checks;
 use crate::helpers::TestApp;
 use crate::scene::sign_in;
 
@@ -27,6 +30,10 @@ async fn the_setup_link_creates_the_first_account_which_then_signs_in() {
     browser.wait_for_path("/login").await;
     browser.wait_for_text("main", "setup link").await;
 
+    browser.step("the sign-in page reads well").await;
+    assert_eq!(checks::unnamed(&browser).await, json!([]));
+    assert_eq!(checks::faint_text(&browser).await, json!([]));
+
     browser
         .step("a mismatched password is refused beside the field")
         .await;
@@ -49,6 +56,9 @@ async fn the_setup_link_creates_the_first_account_which_then_signs_in() {
         Some("Acme Cold Chain"),
         "what was typed is kept"
     );
+
+    assert_eq!(checks::unnamed(&browser).await, json!([]));
+    assert_eq!(checks::faint_text(&browser).await, json!([]));
 
     browser
         .step("setup creates the organization and signs in")

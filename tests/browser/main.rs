@@ -14,6 +14,7 @@ mod helpers;
 mod receiver;
 
 mod browser;
+mod checks;
 mod driver;
 mod scene;
 
