@@ -33,6 +33,8 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
         return;
     };
     let browser = &scene.browser;
+    // A laptop's screen: the new secret must show without scrolling.
+    browser.resize(1280, 720).await;
 
     browser.step("Developer Tools, Webhooks, New Webhook").await;
     browser.click_link("Webhooks").await;
@@ -49,6 +51,14 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
     let webhook_path = browser.path().await;
     assert!(webhook_path.starts_with("/webhooks/whk_"), "{webhook_path}");
     let first_secret = browser.text("#secret").await;
+    let in_view = browser
+        .script("return document.getElementById('secret').getBoundingClientRect().bottom <= window.innerHeight;")
+        .await;
+    assert_eq!(
+        in_view,
+        serde_json::json!(true),
+        "the new secret is below the fold"
+    );
     assert!(first_secret.starts_with("whsec_"), "{first_secret}");
 
     browser.step("copy the secret").await;
