@@ -239,9 +239,18 @@ pub mod filters {
     pub fn when(ms: &Millis, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
         let exact = rfc3339(*ms);
         Ok(Safe(format!(
-            r#"<time datetime="{exact}" title="{exact}">{}</time>"#,
+            r#"<time datetime="{exact}" title="{}">{}</time>"#,
+            readable(&exact),
             relative(now_ms() - *ms)
         )))
+    }
+
+    /// `2026-11-27T17:20:56.123Z` as people read it: `2026-11-27 17:20:56 UTC`.
+    pub fn readable(rfc3339: &str) -> String {
+        match rfc3339.get(..19) {
+            Some(seconds) => format!("{} UTC", seconds.replacen('T', " ", 1)),
+            None => rfc3339.to_owned(),
+        }
     }
 
     /// "3 minutes ago", "in 2 hours", "just now".
@@ -265,7 +274,15 @@ pub mod filters {
 
     #[cfg(test)]
     mod tests {
-        use super::relative;
+        use super::{readable, relative};
+
+        #[test]
+        fn exact_times_read_as_utc_to_the_second() {
+            assert_eq!(
+                readable("2026-11-27T17:20:56.123Z"),
+                "2026-11-27 17:20:56 UTC"
+            );
+        }
 
         #[test]
         fn relative_times_read_naturally() {
