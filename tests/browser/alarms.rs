@@ -74,6 +74,13 @@ async fn an_ingested_message_shows_its_alarm_and_the_delivery_that_succeeded() {
             "{expected} missing from {raised}"
         );
     }
+    // When it was raised: relative as text, exact on hover and for machines.
+    let shown = browser.text("table time").await;
+    assert!(shown == "just now" || shown.ends_with(" ago"), "{shown}");
+    let exact = browser.attribute("table time", "title").await.unwrap();
+    let machine = browser.attribute("table time", "datetime").await.unwrap();
+    assert!(exact.ends_with(" UTC"), "{exact}");
+    assert_eq!(exact[..10], machine[..10], "{exact} vs {machine}");
 
     browser.step("the alarm's event and its delivery").await;
     browser.click_link("Latest event").await;
