@@ -68,13 +68,22 @@ impl Sparkline {
         }
     }
 
-    /// The bars as an inline `<svg>`; every text in it is made here from numbers and dates.
+    /// The bars as an inline `<svg>` labelled with the summary; every text in it is made here
+    /// from numbers and dates.
     pub fn svg(&self) -> String {
+        self.draw(&format!(r#"role="img" aria-label="{}""#, self.summary()))
+    }
+
+    /// The bars for beside the summary written out: screen readers skip them.
+    pub fn svg_beside_summary(&self) -> String {
+        self.draw(r#"aria-hidden="true""#)
+    }
+
+    fn draw(&self, labelling: &str) -> String {
         let width = self.days.len() as u32 * (BAR + GAP) - GAP;
         let tallest = self.days.iter().map(DayOutcomes::total).max().unwrap_or(0);
         let mut svg = format!(
-            r#"<svg class="spark" width="{width}" height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" role="img" aria-label="{}">"#,
-            self.summary()
+            r#"<svg class="spark" width="{width}" height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" {labelling}>"#
         );
         for (index, day) in self.days.iter().enumerate() {
             let x = index as u32 * (BAR + GAP);

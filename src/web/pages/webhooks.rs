@@ -272,6 +272,7 @@ struct ShowPage {
     reveal: bool,
     current_secret: String,
     previous: Vec<Millis>,
+    sparkline: Sparkline,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +302,14 @@ async fn show(
             .await?
             .data;
         let (skipped, oldest_skipped) = state.store.skipped_count(user.org(), &id).await?;
+        let now = now_ms();
+        let days = state
+            .store
+            .daily_delivery_outcomes(user.org(), std::slice::from_ref(&id), sparkline::DAYS, now)
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let sparkline = Sparkline::new(ui_stats::first_day(now, sparkline::DAYS), days);
         let current_secret = secrets
             .iter()
             .find(|s| s.expires_at.is_none())
@@ -312,6 +321,7 @@ async fn show(
             reveal: created || query.reveal.is_some(),
             current_secret,
             previous: secrets.iter().filter_map(|s| s.expires_at).collect(),
+            sparkline,
             recent,
             skipped,
             skipped_since: oldest_skipped.map(rfc3339).unwrap_or_default(),
