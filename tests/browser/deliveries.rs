@@ -72,6 +72,13 @@ async fn a_failing_delivery_shows_its_retries_and_resend_sends_it_again() {
         Some("Last 14 days: 0 of 1 delivery succeeded, 1 failed.")
     );
     browser.wait_for_text(".trend", "0 %").await;
+    browser.click_link("Flaky receiver").await;
+    browser
+        .wait_for_text(
+            ".trend",
+            "Last 14 days: 0 of 1 delivery succeeded, 1 failed.",
+        )
+        .await;
 
     browser
         .step("Resend, now that the receiver answers 200")
