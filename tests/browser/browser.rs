@@ -32,7 +32,7 @@ impl Browser {
     /// the browser tests are skipped on this machine (see `driver::programs`).
     pub async fn open(test: &'static str, base: &str) -> Option<Self> {
         let programs = driver::programs()?;
-        let driver = ChromeDriver::start(&programs.chromedriver);
+        let driver = ChromeDriver::start(&programs.chromedriver).await;
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),

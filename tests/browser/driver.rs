@@ -2,7 +2,7 @@
 //! chromedriver process per test on a free port of 127.0.0.1.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ pub struct ChromeDriver {
 
 impl ChromeDriver {
     /// Starts chromedriver on a free port and waits until it accepts connections.
-    pub fn start(program: &PathBuf) -> Self {
+    pub async fn start(program: &PathBuf) -> Self {
         let mut last_error = String::new();
         // A port found free can be taken before chromedriver binds it; then try another.
         for _ in 0..3 {
@@ -85,7 +85,7 @@ impl ChromeDriver {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-            match wait_until_listening(&mut child, port) {
+            match wait_until_listening(&mut child, port).await {
                 Ok(()) => {
                     return Self {
                         url: format!("http://127.0.0.1:{port}"),
@@ -103,20 +103,20 @@ impl ChromeDriver {
     }
 }
 
-fn wait_until_listening(child: &mut Child, port: u16) -> Result<(), String> {
+async fn wait_until_listening(child: &mut Child, port: u16) -> Result<(), String> {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             return Err(format!("it exited with {status}"));
         }
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
             return Ok(());
         }
         if Instant::now() > deadline {
             return Err(format!("nothing listened on port {port} within 20 s"));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -7,7 +7,6 @@ use crate::helpers::{PASSWORD, Tenant, TestApp};
 pub struct Scene {
     pub app: TestApp,
     pub tenant: Tenant,
-    /// Declared last so it closes after the fields above have been used to the end.
     pub browser: Browser,
 }
 
