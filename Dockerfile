@@ -9,7 +9,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/biotz --create-home biotz
+ && useradd --system --uid 10001 --home-dir /var/lib/biotz --create-home biotz \
+ && install -d -o biotz -g biotz /var/lib/biotz/receiver
 COPY --from=build /src/target/release/biotz /usr/local/bin/biotz
 USER biotz
 WORKDIR /var/lib/biotz

@@ -62,7 +62,7 @@ impl Application {
         let setup_link = if store.user_count().await? == 0 {
             let token = random::token();
             store
-                .replace_setup_token(&token_hash(&token), now_ms() + SETUP_LINK_LIFETIME_MS)
+                .add_setup_token(&token_hash(&token), now_ms() + SETUP_LINK_LIFETIME_MS)
                 .await?;
             Some(format!("{public_url}/setup/{token}"))
         } else {

@@ -41,9 +41,15 @@ pub struct ReceiveArgs {
     /// Also print each event's JSON
     #[arg(long, short)]
     pub verbose: bool,
-    /// Where to write the certificate authority's PEM (default: the system's temporary folder)
+    /// Keep the certificate in this folder and reuse it on the next start, so senders that trust
+    /// its CA (biotz-receive-ca.pem there) keep trusting it across restarts. Without it, a new
+    /// certificate is made in the system's temporary folder and removed on exit.
     #[arg(long)]
     pub cert_dir: Option<PathBuf>,
+    /// Another name the certificate is valid for, such as the host name senders use to reach this
+    /// receiver in a container network (repeatable; localhost and the listen address always are)
+    #[arg(long = "name", value_name = "HOST")]
+    pub names: Vec<String>,
     /// Serve this certificate (PEM, with its chain) instead of making one; needs --key
     #[arg(long, requires = "key")]
     pub cert: Option<PathBuf>,
@@ -97,14 +103,26 @@ pub async fn run(
             )
         }
         _ => {
-            let tls = LocalTls::generate(&[args.listen.ip().to_string()])?;
-            let dir = args.cert_dir.clone().unwrap_or_else(std::env::temp_dir);
-            let path = dir.join(format!("biotz-receive-{}-ca.pem", std::process::id()));
-            std::fs::write(&path, &tls.ca_pem)
-                .with_context(|| format!("writing {}", path.display()))?;
-            (tls, Some(path))
+            let mut names = vec![args.listen.ip().to_string()];
+            names.extend(args.names.iter().cloned());
+            match &args.cert_dir {
+                Some(dir) => (kept_certificate(dir, &names)?, None),
+                None => {
+                    let tls = LocalTls::generate(&names)?;
+                    let path = std::env::temp_dir()
+                        .join(format!("biotz-receive-{}-ca.pem", std::process::id()));
+                    std::fs::write(&path, &tls.ca_pem)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    (tls, Some(path))
+                }
+            }
         }
     };
+    let ca_shown = args
+        .cert_dir
+        .as_ref()
+        .map(|dir| dir.join(KEPT_CA))
+        .or_else(|| ca_path.clone());
 
     let behaviour = Arc::new(Behaviour {
         secret: args.secret,
@@ -118,7 +136,7 @@ pub async fn run(
         .with_context(|| format!("listening on {}", args.listen))?;
     let (address, handle) = serve_https(listener, &tls, router).await?;
     println!("Listening on https://{address}/ (every path)");
-    if let Some(path) = &ca_path {
+    if let Some(path) = &ca_shown {
         println!(
             "Trust its certificate in biotz with BIOTZ_EXTRA_CA_CERTS={}",
             path.display()
@@ -149,6 +167,50 @@ pub async fn run(
     }
     println!("stopped");
     Ok(0)
+}
+
+const KEPT_CA: &str = "biotz-receive-ca.pem";
+const KEPT_CERT: &str = "biotz-receive-cert.pem";
+const KEPT_KEY: &str = "biotz-receive-key.pem";
+
+/// The certificate kept in `dir` when it is there and valid for `names`; otherwise a new one,
+/// written there (the key with mode 0600).
+fn kept_certificate(dir: &std::path::Path, names: &[String]) -> anyhow::Result<LocalTls> {
+    let read = |file: &str| std::fs::read_to_string(dir.join(file));
+    if let (Ok(ca_pem), Ok(cert_pem), Ok(key_pem), Ok(kept_names)) = (
+        read(KEPT_CA),
+        read(KEPT_CERT),
+        read(KEPT_KEY),
+        read("biotz-receive-names.txt"),
+    ) && kept_names.lines().eq(names.iter().map(String::as_str))
+    {
+        return Ok(LocalTls {
+            ca_pem,
+            cert_pem,
+            key_pem,
+        });
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tls = LocalTls::generate(names)?;
+    let write = |file: &str, text: &str| {
+        let path = dir.join(file);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    {
+        let path = dir.join(KEPT_KEY);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(&path)
+            .and_then(|mut file| file.write_all(tls.key_pem.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    write(KEPT_CERT, &tls.cert_pem)?;
+    write(KEPT_CA, &tls.ca_pem)?;
+    write("biotz-receive-names.txt", &names.join("\n"))?;
+    Ok(tls)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {

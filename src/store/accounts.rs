@@ -102,8 +102,11 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             if let Some(token_hash) = setup_token_hash {
+                // Using one link ends them all (each node that started before the first user
+                // printed its own).
                 let consumed = sqlx::query(
-                    "DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2
+                    "DELETE FROM setup_tokens
+                     WHERE EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2)
                      AND NOT EXISTS (SELECT 1 FROM users)",
                 )
                 .bind(token_hash)
@@ -151,15 +154,15 @@ impl Store {
         })
     }
 
-    /// Replaces any earlier setup token with this one.
-    pub async fn replace_setup_token(
-        &self,
-        token_hash: &str,
-        expires_at: Millis,
-    ) -> StoreResult<()> {
+    /// Adds a setup token and forgets expired ones. Every node that starts before the first user
+    /// exists prints a link of its own; any of them works, once.
+    pub async fn add_setup_token(&self, token_hash: &str, expires_at: Millis) -> StoreResult<()> {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM setup_tokens WHERE expires_at <= $1")
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)")
                 .bind(token_hash)
                 .bind(now_ms())

@@ -150,21 +150,18 @@ impl Store {
             let accepted: Vec<(&NewMessage<'_>, &MessageId)> =
                 messages.iter().zip(&ids).filter_map(|(m, id)| id.as_ref().map(|id| (m, id))).collect();
             for chunk in accepted.chunks(MESSAGES_PER_INSERT) {
-                let rows = (0..chunk.len())
-                    .map(|i| format!("(${}, ${}, ${}, ${}, ${}, $1)", 2 + 5 * i, 3 + 5 * i, 4 + 5 * i, 5 + 5 * i, 6 + 5 * i))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let rows = self.params().rows(chunk.len(), 6);
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO messages (id, org_id, device_id, message_type, payload, received_at) VALUES {rows}"
-                )))
-                .bind(now);
+                )));
                 for (message, id) in chunk {
                     query = query
                         .bind(*id)
                         .bind(&message.device.org_id)
                         .bind(&message.device.id)
                         .bind(&message.message_type.name)
-                        .bind(message.payload.to_string());
+                        .bind(message.payload.to_string())
+                        .bind(now);
                 }
                 query.execute(&mut *tx).await?;
             }

@@ -6,7 +6,7 @@ use crate::domain::event::{WEBHOOK_TEST, test_event_body};
 use crate::domain::time::{Millis, now_ms};
 use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
 
-/// Rows per INSERT statement (SQLite allows 32766 parameters; 8 per row).
+/// Rows per INSERT statement (SQLite allows 32766 parameters; at most 8 per row here).
 const ROWS_PER_INSERT: usize = 500;
 
 impl Store {
@@ -35,29 +35,23 @@ impl Store {
                 .collect();
             let events_sql = format!(
                 "INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES {}",
-                (0..rows.len())
-                    .map(|i| format!("(${}, $1, $2, NULL, ${}, $3)", 4 + 2 * i, 5 + 2 * i))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.params().rows(rows.len(), 6)
             );
             let deliveries_sql = format!(
                 "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
                  VALUES {}",
-                (0..rows.len())
-                    .map(|i| format!("(${}, $1, ${}, ${}, 'pending', $2, $3, $3)", 4 + 3 * i, 5 + 3 * i, 6 + 3 * i))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.params().rows(rows.len(), 8)
             );
             on_db!(self, pool => {
                 let mut tx = pool.begin_write().await?;
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(events_sql.clone())).bind(org).bind(WEBHOOK_TEST).bind(now);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(events_sql.clone()));
                 for (event, _, _, body) in &rows {
-                    query = query.bind(event).bind(body);
+                    query = query.bind(event).bind(org).bind(WEBHOOK_TEST).bind(None::<String>).bind(body).bind(now);
                 }
                 query.execute(&mut *tx).await?;
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(deliveries_sql.clone())).bind(org).bind(due).bind(now);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(deliveries_sql.clone()));
                 for (event, delivery, webhook, _) in &rows {
-                    query = query.bind(delivery).bind(event).bind(*webhook);
+                    query = query.bind(delivery).bind(org).bind(event).bind(*webhook).bind("pending").bind(due).bind(now).bind(now);
                 }
                 query.execute(&mut *tx).await?;
                 pool.announce_deliveries(&mut tx).await?;

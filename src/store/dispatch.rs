@@ -282,16 +282,7 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                let rows = (0..chunk.len())
-                    .map(|i| {
-                        let n = 11 * i;
-                        format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                            n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let rows = self.params().rows(chunk.len(), 11);
                 let sql = format!(
                     "INSERT INTO attempts (id, org_id, delivery_id, attempt, started_at, duration_ms, signature_t,
                                            response_status, response_body, error_kind, error_message)
@@ -314,22 +305,20 @@ impl Store {
                 }
                 query.execute(&mut *tx).await?;
 
-                let rows = (0..chunk.len())
-                    .map(|i| {
-                        let n = 2 + 7 * i;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                // Placeholders in the order they appear: `updated_at`, the rows, the owner.
+                let mut params = self.params();
+                let updated_at = params.next();
+                let rows = params.rows(chunk.len(), 7);
+                let lease_owner = params.next();
                 // VALUES columns are column1, column2, … in both SQLite and PostgreSQL.
                 let sql = format!(
                     "UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
                             lease_owner = NULL, lease_expires_at = NULL, last_attempt_at = v.column5,
-                            last_response_status = v.column6, last_error = v.column7, updated_at = $2
+                            last_response_status = v.column6, last_error = v.column7, updated_at = {updated_at}
                      FROM (VALUES {rows}) AS v
-                     WHERE deliveries.id = v.column1 AND deliveries.lease_owner = $1"
+                     WHERE deliveries.id = v.column1 AND deliveries.lease_owner = {lease_owner}"
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(now);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
                 for record in chunk {
                     let (status, next_at) = match record.next {
                         NextStep::Succeeded => ("succeeded", None),
@@ -345,7 +334,7 @@ impl Store {
                         .bind(record.response_status)
                         .bind(&record.error_message);
                 }
-                query.execute(&mut *tx).await?;
+                query.bind(owner).execute(&mut *tx).await?;
             }
             for (webhook, outcome) in &webhooks {
                 let disabled_reason = if let Some(at) = outcome.gone_at {

@@ -300,6 +300,49 @@ impl Store {
     }
 }
 
+/// Placeholders for statements built at run time, in the order they are bound: `?` on SQLite,
+/// `$1, $2, …` on PostgreSQL. SQLite looks up each numbered placeholder in a list, which makes a
+/// statement with thousands of them (a multi-row insert) quadratic; anonymous ones are not.
+/// A statement that uses these uses no other placeholders.
+pub(crate) struct Params {
+    numbered: bool,
+    count: usize,
+}
+
+impl Params {
+    pub fn next(&mut self) -> String {
+        self.count += 1;
+        if self.numbered {
+            format!("${}", self.count)
+        } else {
+            "?".to_owned()
+        }
+    }
+
+    /// `(p, p, …)` for one row of `columns` values.
+    pub fn row(&mut self, columns: usize) -> String {
+        let values: Vec<String> = (0..columns).map(|_| self.next()).collect();
+        format!("({})", values.join(", "))
+    }
+
+    /// `(…), (…)` for `rows` rows of `columns` values.
+    pub fn rows(&mut self, rows: usize, columns: usize) -> String {
+        (0..rows)
+            .map(|_| self.row(columns))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Store {
+    pub(crate) fn params(&self) -> Params {
+        Params {
+            numbered: matches!(self.db, Db::Postgres(_)),
+            count: 0,
+        }
+    }
+}
+
 /// `$first, $first+1, …` for `count` values of a dynamic `IN (…)` list.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

@@ -48,6 +48,46 @@ async fn the_setup_link_creates_the_first_organization_and_admin_once() {
 }
 
 #[tokio::test]
+async fn each_node_prints_a_working_setup_link_and_the_first_one_used_ends_them_all() {
+    let app = TestApp::spawn().await;
+    let first = app
+        .setup_link
+        .clone()
+        .expect("the first node prints a link");
+    let (second_address, second) = app.another_node().await;
+    let second = second.expect("a node that starts before the first user prints a link too");
+    let first_path = first.trim_start_matches(&app.address).to_owned();
+    let second_path = second.trim_start_matches(&second_address).to_owned();
+    assert_ne!(first_path, second_path);
+    assert_eq!(
+        app.new_browser().get(&first_path).await.status,
+        StatusCode::OK,
+        "starting a second node leaves the first node's link working"
+    );
+
+    let browser = app.new_browser();
+    let form = browser.get(&second_path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let answer = browser
+        .post_form(
+            &second_path,
+            &[
+                ("_csrf", &form.csrf()),
+                ("organization", "Acme Cold Chain"),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.html);
+    for path in [&first_path, &second_path] {
+        let again = app.new_browser().get(path).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST, "{path} after setup");
+    }
+}
+
+#[tokio::test]
 async fn setup_errors_name_each_field_and_keep_what_was_typed() {
     let app = TestApp::spawn().await;
     let path = app

@@ -267,3 +267,74 @@ async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
     }
     serve.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn receive_keeps_its_certificate_in_cert_dir_valid_for_the_names_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_biotz"))
+            .args([
+                "receive",
+                "--listen",
+                "127.0.0.1:0",
+                "--name",
+                "receiver.test",
+            ])
+            .arg("--cert-dir")
+            .arg(dir.path())
+            .env("BIOTZ_WEBHOOK_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        (child, lines)
+    };
+
+    let (mut first, mut lines) = start();
+    let listening = line_with(&mut lines, "Listening on https://").await;
+    let trust = line_with(&mut lines, "BIOTZ_EXTRA_CA_CERTS=").await;
+    let ca_path = dir.path().join("biotz-receive-ca.pem");
+    assert!(
+        trust.ends_with(&format!("={}", ca_path.display())),
+        "{trust}"
+    );
+    let ca = std::fs::read_to_string(&ca_path).unwrap();
+    first.kill().await.unwrap();
+
+    let (mut second, mut lines) = start();
+    let listening_again = line_with(&mut lines, "Listening on https://").await;
+    assert_eq!(
+        std::fs::read_to_string(&ca_path).unwrap(),
+        ca,
+        "a restart reuses the kept certificate"
+    );
+    let address: std::net::SocketAddr = listening_again
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    assert_ne!(listening, listening_again);
+
+    // A client that trusts the kept CA reaches it under the extra name.
+    let client = reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .resolve("receiver.test", address)
+        .build()
+        .unwrap();
+    let answer = client
+        .post(format!("https://receiver.test:{}/hook", address.port()))
+        .body("{}")
+        .send()
+        .await
+        .expect("the certificate is valid for receiver.test and signed by the kept CA");
+    assert_eq!(
+        answer.status(),
+        reqwest::StatusCode::BAD_REQUEST,
+        "unsigned"
+    );
+    second.kill().await.unwrap();
+}

@@ -171,6 +171,30 @@ impl TestApp {
         }
     }
 
+    /// A second `serve` node on the same database and master key, as a scaled-out deployment
+    /// runs one; its address and the setup link it printed. It stops when the test ends.
+    pub async fn another_node(&self) -> (String, Option<String>) {
+        let settings = ServeSettings {
+            database: DatabaseSettings {
+                url: DatabaseUrl::parse(self.database.url()).unwrap(),
+                master_key: MasterKey::parse_hex(&self.master_key_hex).unwrap(),
+            },
+            dispatch: test_dispatch_settings(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: "http://127.0.0.1".into(),
+            dispatcher: true,
+        };
+        let app = Application::build(settings)
+            .await
+            .expect("the second node starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let setup_link = app.setup_link().map(str::to_owned);
+        tokio::spawn(async move {
+            app.run_until_stopped(std::future::pending()).await.unwrap();
+        });
+        (address, setup_link)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
