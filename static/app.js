@@ -2,17 +2,68 @@
 (function () {
   "use strict";
 
-  // Copy buttons: <button data-copy="#element-id">.
+  // Copy buttons: <button data-copy="#element-id">. The Clipboard API needs a secure context
+  // (HTTPS or localhost); elsewhere the text is copied through a selection, and if the browser
+  // refuses that too it is left selected for Ctrl+C. A live region says what happened.
+  var announcer = null;
+  function announce(text) {
+    if (!announcer) {
+      announcer = document.createElement("span");
+      announcer.className = "visually-hidden";
+      announcer.setAttribute("role", "status");
+      document.body.appendChild(announcer);
+    }
+    announcer.textContent = text;
+  }
+
+  function copyBySelection(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+    document.body.removeChild(area);
+    return copied;
+  }
+
+  function selectText(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
   document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var label = button.textContent;
+    var timer = null;
+    function show(text) {
+      button.textContent = text;
+      announce(text);
+      clearTimeout(timer);
+      timer = setTimeout(function () { button.textContent = label; }, 2000);
+    }
     button.hidden = false;
     button.addEventListener("click", function () {
       var target = document.querySelector(button.getAttribute("data-copy"));
-      if (!target || !navigator.clipboard) return;
-      navigator.clipboard.writeText(target.textContent.trim()).then(function () {
-        var label = button.textContent;
-        button.textContent = "Copied";
-        setTimeout(function () { button.textContent = label; }, 1500);
-      });
+      if (!target) return;
+      var text = target.textContent.trim();
+      function fallback() {
+        if (copyBySelection(text)) {
+          show("Copied");
+        } else {
+          selectText(target);
+          show("Press Ctrl+C to copy");
+        }
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () { show("Copied"); }, fallback);
+      } else {
+        fallback();
+      }
     });
   });
 

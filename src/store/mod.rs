@@ -16,6 +16,7 @@ mod page;
 mod postgres;
 mod sqlite;
 mod triggers;
+pub mod ui_stats;
 mod webhooks;
 
 use std::time::Duration;

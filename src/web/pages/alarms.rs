@@ -3,14 +3,15 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use serde::Deserialize;
 
 use super::filters;
-use super::{Layout, page, render};
+use super::{Layout, Pager, page, render};
 use crate::domain::EventId;
-use crate::store::{Alarm, Event};
+use crate::store::{Alarm, Event, Page};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{PathId, SignedIn};
@@ -32,17 +33,79 @@ struct OverviewPage {
     cleared: Vec<Alarm>,
 }
 
-async fn overview(State(state): State<AppState>, user: SignedIn) -> Response {
+#[derive(Deserialize)]
+struct AlarmsQuery {
+    state: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Every alarm in one state, newest first, a page at a time: where the overview's sections end.
+#[derive(Template)]
+#[template(path = "alarms/all.html")]
+struct AllPage {
+    layout: Layout,
+    state: &'static str,
+    rows: Vec<Alarm>,
+    pager: Pager,
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Query(query): Query<AlarmsQuery>,
+) -> Response {
     let result = async {
-        let (raised, cleared) = state.store.alarms_overview(user.org(), SHOWN).await?;
-        Ok(render(&OverviewPage {
-            layout: Layout::new(&user, "Alarms", "alarms"),
-            raised,
-            cleared,
+        let listed = match query.state.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("raised") => Some("raised"),
+            Some("cleared") => Some("cleared"),
+            Some(_) => {
+                return Err(AppError::validation(
+                    "state",
+                    "Show raised or cleared alarms.",
+                ));
+            }
+        };
+        let Some(listed) = listed else {
+            let (raised, cleared) = state.store.alarms_overview(user.org(), SHOWN).await?;
+            return Ok(render(&OverviewPage {
+                layout: Layout::new(&user, "Alarms", "alarms"),
+                raised,
+                cleared,
+            }));
+        };
+        let page_of = Page::parse(None, query.cursor.as_deref())
+            .map_err(|(field, message)| AppError::validation(field, message))?;
+        let alarms = state
+            .store
+            .list_alarms(user.org(), Some(listed), &page_of)
+            .await?;
+        let title = if listed == "raised" {
+            "Raised alarms"
+        } else {
+            "Cleared alarms"
+        };
+        Ok(render(&AllPage {
+            layout: Layout::new(&user, title, "alarms"),
+            state: listed,
+            rows: alarms.data,
+            pager: Pager::new(
+                &format!("/alarms?state={listed}"),
+                "alarms",
+                query.cursor.as_deref(),
+                alarms.next_cursor.as_deref(),
+            ),
         }))
     }
     .await;
     page(&user, result)
+}
+
+impl OverviewPage {
+    /// Whether a section may have more alarms than it shows.
+    fn full(&self, rows: &[Alarm]) -> bool {
+        rows.len() as i64 >= SHOWN
+    }
 }
 
 #[derive(Template)]

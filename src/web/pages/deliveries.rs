@@ -12,14 +12,14 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::filters;
-use super::{Layout, page, redirect_with_flash, render};
+use super::{Layout, Pager, page, redirect_with_flash, render};
 use crate::domain::{DeliveryId, WebhookId};
 use crate::store::{
     Attempt, DELIVERY_STATUSES, Delivery, DeliveryFilter, Page, StoreError, Webhook,
 };
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
+use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 struct ListPage {
     layout: Layout,
     deliveries: Vec<Delivery>,
-    next_cursor: Option<String>,
+    pager: Pager,
     statuses: &'static [&'static str],
     status: String,
     webhooks: Vec<Webhook>,
@@ -74,8 +74,17 @@ async fn list(
             .await?;
         Ok(render(&ListPage {
             layout: Layout::new(&user, "Deliveries", "deliveries"),
+            pager: Pager::new(
+                &format!(
+                    "/deliveries?status={}&webhook={}",
+                    urlencode(&status),
+                    urlencode(&selected_webhook)
+                ),
+                "deliveries",
+                query.cursor.as_deref(),
+                deliveries.next_cursor.as_deref(),
+            ),
             deliveries: deliveries.data,
-            next_cursor: deliveries.next_cursor,
             statuses: &DELIVERY_STATUSES,
             status,
             webhooks: webhooks.data,

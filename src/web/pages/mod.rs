@@ -6,6 +6,7 @@ mod auth;
 mod deliveries;
 mod device_types;
 mod devices;
+mod sparkline;
 mod tokens;
 mod triggers;
 mod webhooks;
@@ -104,6 +105,28 @@ impl Layout {
 
     pub fn asset(&self, name: &str) -> String {
         asset(name)
+    }
+}
+
+/// The links under a paged list (`pager.html`): back to the newest page when on a later one,
+/// and on to older entries when there are more.
+pub struct Pager {
+    pub newest: Option<String>,
+    pub older: Option<String>,
+    pub noun: &'static str,
+}
+
+impl Pager {
+    /// `base` is the list's address with its filters but no cursor, such as `/devices` or
+    /// `/deliveries?status=failed`.
+    pub fn new(base: &str, noun: &'static str, cursor: Option<&str>, next: Option<&str>) -> Self {
+        let join = if base.contains('?') { '&' } else { '?' };
+        Self {
+            newest: cursor.is_some().then(|| base.to_owned()),
+            older: next
+                .map(|next| format!("{base}{join}cursor={}", super::extract::urlencode(next))),
+            noun,
+        }
     }
 }
 
@@ -216,9 +239,18 @@ pub mod filters {
     pub fn when(ms: &Millis, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
         let exact = rfc3339(*ms);
         Ok(Safe(format!(
-            r#"<time datetime="{exact}" title="{exact}">{}</time>"#,
+            r#"<time datetime="{exact}" title="{}">{}</time>"#,
+            readable(&exact),
             relative(now_ms() - *ms)
         )))
+    }
+
+    /// `2026-11-27T17:20:56.123Z` as people read it: `2026-11-27 17:20:56 UTC`.
+    pub fn readable(rfc3339: &str) -> String {
+        match rfc3339.get(..19) {
+            Some(seconds) => format!("{} UTC", seconds.replacen('T', " ", 1)),
+            None => rfc3339.to_owned(),
+        }
     }
 
     /// "3 minutes ago", "in 2 hours", "just now".
@@ -242,7 +274,15 @@ pub mod filters {
 
     #[cfg(test)]
     mod tests {
-        use super::relative;
+        use super::{readable, relative};
+
+        #[test]
+        fn exact_times_read_as_utc_to_the_second() {
+            assert_eq!(
+                readable("2026-11-27T17:20:56.123Z"),
+                "2026-11-27 17:20:56 UTC"
+            );
+        }
 
         #[test]
         fn relative_times_read_naturally() {

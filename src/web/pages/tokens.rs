@@ -10,7 +10,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::filters;
-use super::{Layout, page, redirect_with_flash, render_with};
+use super::{Layout, Pager, page, redirect_with_flash, render_with};
 use crate::accounts;
 use crate::domain::{FieldErrors, TokenId};
 use crate::store::{ApiToken, Page};
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 struct ListPage {
     layout: Layout,
     tokens: Vec<ApiToken>,
-    next_cursor: Option<String>,
+    pager: Pager,
     new_token: Option<String>,
     name: String,
     errors: FieldErrors,
@@ -55,8 +55,8 @@ async fn render_list(
         status,
         &ListPage {
             layout: Layout::new(user, "API Tokens", "tokens"),
+            pager: Pager::new("/tokens", "tokens", cursor, tokens.next_cursor.as_deref()),
             tokens: tokens.data,
-            next_cursor: tokens.next_cursor,
             new_token,
             name,
             errors,

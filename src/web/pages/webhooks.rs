@@ -11,10 +11,12 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::filters;
-use super::{Layout, page, redirect_with_flash, render, render_with};
+use super::sparkline::{self, Sparkline};
+use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
 use crate::domain::webhook::{self, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
+use crate::store::ui_stats;
 use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
 use crate::web::AppState;
 use crate::web::error::AppError;
@@ -113,9 +115,13 @@ async fn replay(
 struct ListPage {
     layout: Layout,
     query: String,
-    query_encoded: String,
-    webhooks: Vec<Webhook>,
-    next_cursor: Option<String>,
+    rows: Vec<ListRow>,
+    pager: Pager,
+}
+
+struct ListRow {
+    webhook: Webhook,
+    sparkline: Sparkline,
 }
 
 #[derive(Deserialize)]
@@ -137,12 +143,32 @@ async fn list(
             .store
             .list_webhooks(user.org(), Some(&search), &page_of)
             .await?;
+        let now = now_ms();
+        let ids: Vec<WebhookId> = webhooks.data.iter().map(|w| w.id.clone()).collect();
+        let outcomes = state
+            .store
+            .daily_delivery_outcomes(user.org(), &ids, sparkline::DAYS, now)
+            .await?;
+        let first_day = ui_stats::first_day(now, sparkline::DAYS);
+        let rows = webhooks
+            .data
+            .into_iter()
+            .zip(outcomes)
+            .map(|(webhook, days)| ListRow {
+                webhook,
+                sparkline: Sparkline::new(first_day, days),
+            })
+            .collect();
         Ok(render(&ListPage {
             layout: Layout::new(&user, "Webhooks", "webhooks"),
-            query_encoded: urlencode(&search),
+            pager: Pager::new(
+                &format!("/webhooks?q={}", urlencode(&search)),
+                "webhooks",
+                query.cursor.as_deref(),
+                webhooks.next_cursor.as_deref(),
+            ),
             query: search,
-            webhooks: webhooks.data,
-            next_cursor: webhooks.next_cursor,
+            rows,
         }))
     }
     .await;
@@ -246,6 +272,7 @@ struct ShowPage {
     reveal: bool,
     current_secret: String,
     previous: Vec<Millis>,
+    sparkline: Sparkline,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +302,14 @@ async fn show(
             .await?
             .data;
         let (skipped, oldest_skipped) = state.store.skipped_count(user.org(), &id).await?;
+        let now = now_ms();
+        let days = state
+            .store
+            .daily_delivery_outcomes(user.org(), std::slice::from_ref(&id), sparkline::DAYS, now)
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let sparkline = Sparkline::new(ui_stats::first_day(now, sparkline::DAYS), days);
         let current_secret = secrets
             .iter()
             .find(|s| s.expires_at.is_none())
@@ -286,6 +321,7 @@ async fn show(
             reveal: created || query.reveal.is_some(),
             current_secret,
             previous: secrets.iter().filter_map(|s| s.expires_at).collect(),
+            sparkline,
             recent,
             skipped,
             skipped_since: oldest_skipped.map(rfc3339).unwrap_or_default(),

@@ -14,7 +14,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::filters;
-use super::{Layout, page, redirect_with_flash, render};
+use super::{Layout, Pager, page, redirect_with_flash, render};
 use crate::domain::DeviceTypeId;
 use crate::store::{DeviceType, Page, Store};
 use crate::web::AppState;
@@ -85,7 +85,7 @@ pub fn parse_cursor(cursor: Option<&str>) -> AppResult<Page> {
 struct ListPage {
     layout: Layout,
     device_types: Vec<DeviceType>,
-    next_cursor: Option<String>,
+    pager: Pager,
 }
 
 async fn list(
@@ -98,8 +98,13 @@ async fn list(
         let listed = state.store.list_device_types(user.org(), &page_of).await?;
         Ok(render(&ListPage {
             layout: Layout::new(&user, "Device Types", "device-types"),
+            pager: Pager::new(
+                "/device-types",
+                "device types",
+                query.cursor.as_deref(),
+                listed.next_cursor.as_deref(),
+            ),
             device_types: listed.data,
-            next_cursor: listed.next_cursor,
         }))
     }
     .await;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::device_types::{Choice, CursorQuery, all_device_types, parse_cursor};
 use super::filters;
-use super::{Layout, page, redirect_with_flash, render, render_with};
+use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
 use crate::alarms::devices;
 use crate::domain::time::Millis;
 use crate::domain::{DeviceId, DeviceTypeId, FieldErrors};
@@ -39,9 +39,8 @@ struct ListPage {
     layout: Layout,
     device_types: Vec<Choice>,
     filter_name: Option<String>,
-    filter_encoded: String,
     devices: Vec<Device>,
-    next_cursor: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Deserialize)]
@@ -85,12 +84,16 @@ async fn list(
                 })
                 .collect(),
             filter_name,
-            filter_encoded: filter
-                .as_ref()
-                .map(|id| urlencode(id.as_str()))
-                .unwrap_or_default(),
+            pager: Pager::new(
+                &match &filter {
+                    Some(id) => format!("/devices?device_type_id={}", urlencode(id.as_str())),
+                    None => "/devices".to_owned(),
+                },
+                "devices",
+                query.cursor.as_deref(),
+                listed.next_cursor.as_deref(),
+            ),
             devices: listed.data,
-            next_cursor: listed.next_cursor,
         }))
     }
     .await;
@@ -110,7 +113,7 @@ struct ShowPage {
     layout: Layout,
     device: Device,
     messages: Vec<MessageView>,
-    next_cursor: Option<String>,
+    pager: Pager,
 }
 
 async fn show(
@@ -129,6 +132,12 @@ async fn show(
             .await?;
         Ok(render(&ShowPage {
             layout: Layout::new(&user, device.name.clone(), "devices"),
+            pager: Pager::new(
+                &format!("/devices/{id}"),
+                "messages",
+                query.cursor.as_deref(),
+                messages.next_cursor.as_deref(),
+            ),
             device,
             messages: messages
                 .data
@@ -139,7 +148,6 @@ async fn show(
                     payload: serde_json::to_string_pretty(&m.payload()).unwrap_or_default(),
                 })
                 .collect(),
-            next_cursor: messages.next_cursor,
         }))
     }
     .await;

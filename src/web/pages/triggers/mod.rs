@@ -14,7 +14,7 @@ use axum_extra::extract::CookieJar;
 
 use super::device_types::{CursorQuery, count, parse_cursor};
 use super::filters;
-use super::{Layout, page, redirect_with_flash, render};
+use super::{Layout, Pager, page, redirect_with_flash, render};
 use crate::domain::{DeviceTypeId, TriggerId};
 use crate::store::{DeviceType, Trigger};
 use crate::web::AppState;
@@ -55,7 +55,7 @@ struct TypeRow {
 struct ChoosePage {
     layout: Layout,
     rows: Vec<TypeRow>,
-    next_cursor: Option<String>,
+    pager: Pager,
 }
 
 async fn choose(
@@ -82,7 +82,12 @@ async fn choose(
         Ok(render(&ChoosePage {
             layout: Layout::new(&user, "Alarm Triggers", "alarm-triggers"),
             rows,
-            next_cursor: listed.next_cursor,
+            pager: Pager::new(
+                "/alarm-triggers",
+                "device types",
+                query.cursor.as_deref(),
+                listed.next_cursor.as_deref(),
+            ),
         }))
     }
     .await;
