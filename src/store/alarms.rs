@@ -196,6 +196,9 @@ impl Store {
             }
 
             let mut webhooks: HashMap<TriggerId, Vec<(WebhookId, bool)>> = HashMap::new();
+            // The batch's events and deliveries, written after the loop in multi-row statements.
+            let mut new_events = Vec::new();
+            let mut new_deliveries = Vec::new();
             let mut results = Vec::with_capacity(messages.len());
             for (message, id) in messages.iter().zip(&ids) {
                 let Some(message_id) = id else {
@@ -266,15 +269,7 @@ impl Store {
                         received_at: now,
                         payload,
                     };
-                    sqlx::query("INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(&event_id)
-                        .bind(&device.org_id)
-                        .bind(event.event_type())
-                        .bind(&transition.alarm_id)
-                        .bind(event.body())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    new_events.push((event_id.clone(), &device.org_id, event.event_type(), transition.alarm_id.clone(), event.body()));
                     if !webhooks.contains_key(&trigger.id) {
                         let list: Vec<(WebhookId, bool)> = sqlx::query_as(
                             "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
@@ -289,23 +284,40 @@ impl Store {
                         // A disabled webhook's delivery is kept as skipped, so it can be replayed.
                         let (status, due) = if *enabled { ("pending", Some(now)) } else { ("skipped", None) };
                         pending += usize::from(*enabled);
-                        sqlx::query(
-                            "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                        )
-                        .bind(DeliveryId::generate())
-                        .bind(&device.org_id)
-                        .bind(&event_id)
-                        .bind(webhook)
-                        .bind(status)
-                        .bind(due)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        new_deliveries.push((&device.org_id, event_id.clone(), webhook.clone(), status, due));
                     }
                     events.push(event_id);
                 }
                 results.push(Some(Ingested { id: message_id.clone(), events }));
+            }
+            for chunk in new_events.chunks(MESSAGES_PER_INSERT) {
+                let rows = self.params().rows(chunk.len(), 6);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES {rows}"
+                )));
+                for (event_id, org_id, event_type, alarm_id, body) in chunk {
+                    query = query.bind(event_id).bind(*org_id).bind(*event_type).bind(alarm_id).bind(body).bind(now);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            for chunk in new_deliveries.chunks(MESSAGES_PER_INSERT) {
+                let rows = self.params().rows(chunk.len(), 8);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+                     VALUES {rows}"
+                )));
+                for (org_id, event_id, webhook, status, due) in chunk {
+                    query = query
+                        .bind(DeliveryId::generate())
+                        .bind(*org_id)
+                        .bind(event_id)
+                        .bind(webhook)
+                        .bind(*status)
+                        .bind(*due)
+                        .bind(now)
+                        .bind(now);
+                }
+                query.execute(&mut *tx).await?;
             }
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE devices SET last_seen_at = $1 WHERE id IN ({devices_after_one})"
