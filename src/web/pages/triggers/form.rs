@@ -8,6 +8,7 @@ use axum::response::Response;
 use axum_extra::extract::CookieJar;
 
 use super::fields::{TriggerForm, VALUE_TYPES};
+use super::trigger_and_type;
 use crate::alarms::setup;
 use crate::domain::alarm::{Op, Severity};
 use crate::domain::{DeviceTypeId, FieldErrors, TriggerId};
@@ -128,11 +129,7 @@ pub async fn edit(
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
-        let trigger = state.store.trigger(user.org(), &id).await?;
-        let device_type = state
-            .store
-            .device_type(user.org(), &trigger.device_type_id)
-            .await?;
+        let (trigger, device_type) = trigger_and_type(&state, &user, &id).await?;
         let form = TriggerForm::from_trigger(&trigger);
         Ok(render(&FormPage::build(
             &user,
@@ -201,11 +198,7 @@ pub async fn update(
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
-        let trigger = state.store.trigger(user.org(), &id).await?;
-        let device_type = state
-            .store
-            .device_type(user.org(), &trigger.device_type_id)
-            .await?;
+        let (_, device_type) = trigger_and_type(&state, &user, &id).await?;
         let (input, unreadable) = form.to_input();
         let saved = setup::update_trigger(&state.store, user.org(), &id, &input).await;
         finish(

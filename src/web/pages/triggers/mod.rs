@@ -18,7 +18,7 @@ use super::{Layout, Pager, page, redirect_with_flash, render};
 use crate::domain::{DeviceTypeId, TriggerId};
 use crate::store::{DeviceType, Trigger};
 use crate::web::AppState;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
 
 pub fn router() -> Router<AppState> {
@@ -140,11 +140,7 @@ async fn show(
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
-        let trigger = state.store.trigger(user.org(), &id).await?;
-        let device_type = state
-            .store
-            .device_type(user.org(), &trigger.device_type_id)
-            .await?;
+        let (trigger, device_type) = trigger_and_type(&state, &user, &id).await?;
         Ok(render(&ShowPage {
             layout: Layout::new(&user, trigger.name.clone(), "alarm-triggers"),
             trigger,
@@ -170,11 +166,7 @@ async fn confirm_delete(
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
-        let trigger = state.store.trigger(user.org(), &id).await?;
-        let device_type = state
-            .store
-            .device_type(user.org(), &trigger.device_type_id)
-            .await?;
+        let (trigger, device_type) = trigger_and_type(&state, &user, &id).await?;
         Ok(render(&DeletePage {
             layout: Layout::new(&user, "Delete alarm trigger", "alarm-triggers"),
             trigger,
@@ -204,4 +196,18 @@ async fn delete(
     }
     .await;
     page(&user, result)
+}
+
+/// The organization's trigger and the device type it is set on.
+async fn trigger_and_type(
+    state: &AppState,
+    user: &SignedIn,
+    id: &TriggerId,
+) -> AppResult<(Trigger, DeviceType)> {
+    let trigger = state.store.trigger(user.org(), id).await?;
+    let device_type = state
+        .store
+        .device_type(user.org(), &trigger.device_type_id)
+        .await?;
+    Ok((trigger, device_type))
 }
