@@ -127,6 +127,20 @@ pub fn test_dispatch_settings() -> DispatchSettings {
     }
 }
 
+/// A `serve` node's settings for tests: port 0, the test dispatch settings, this database and key.
+fn node_settings(database: &TestDatabase, master_key_hex: &str) -> ServeSettings {
+    ServeSettings {
+        database: DatabaseSettings {
+            url: DatabaseUrl::parse(database.url()).unwrap(),
+            master_key: MasterKey::parse_hex(master_key_hex).unwrap(),
+        },
+        dispatch: test_dispatch_settings(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: "http://127.0.0.1".into(),
+        dispatcher: true,
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -142,16 +156,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let database = TestDatabase::create(dir.path()).await;
         let master_key_hex = hex::encode(biotz::domain::random::bytes::<32>());
-        let mut settings = ServeSettings {
-            database: DatabaseSettings {
-                url: DatabaseUrl::parse(database.url()).unwrap(),
-                master_key: MasterKey::parse_hex(&master_key_hex).unwrap(),
-            },
-            dispatch: test_dispatch_settings(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: "http://127.0.0.1".into(),
-            dispatcher: true,
-        };
+        let mut settings = node_settings(&database, &master_key_hex);
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -174,16 +179,7 @@ impl TestApp {
     /// A second `serve` node on the same database and master key, as a scaled-out deployment
     /// runs one; its address and the setup link it printed. It stops when the test ends.
     pub async fn another_node(&self) -> (String, Option<String>) {
-        let settings = ServeSettings {
-            database: DatabaseSettings {
-                url: DatabaseUrl::parse(self.database.url()).unwrap(),
-                master_key: MasterKey::parse_hex(&self.master_key_hex).unwrap(),
-            },
-            dispatch: test_dispatch_settings(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: "http://127.0.0.1".into(),
-            dispatcher: true,
-        };
+        let settings = node_settings(&self.database, &self.master_key_hex);
         let app = Application::build(settings)
             .await
             .expect("the second node starts");
