@@ -291,21 +291,14 @@ impl Store {
                 results.push(Some(Ingested { id: message_id.clone(), events }));
             }
             for chunk in new_events.chunks(MESSAGES_PER_INSERT) {
-                let rows = self.params().rows(chunk.len(), 6);
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES {rows}"
-                )));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_events_sql(chunk.len())));
                 for (event_id, org_id, event_type, alarm_id, body) in chunk {
                     query = query.bind(event_id).bind(*org_id).bind(*event_type).bind(alarm_id).bind(body).bind(now);
                 }
                 query.execute(&mut *tx).await?;
             }
             for chunk in new_deliveries.chunks(MESSAGES_PER_INSERT) {
-                let rows = self.params().rows(chunk.len(), 8);
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
-                     VALUES {rows}"
-                )));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(chunk.len())));
                 for (org_id, event_id, webhook, status, due) in chunk {
                     query = query
                         .bind(DeliveryId::generate())
@@ -337,6 +330,25 @@ impl Store {
             self.wake_dispatcher();
         }
         Ok(results)
+    }
+
+    /// A multi-row insert of `rows` events, bound in this order per row: id, org_id, type,
+    /// alarm_id, body, created_at.
+    pub(super) fn insert_events_sql(&self, rows: usize) -> String {
+        format!(
+            "INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES {}",
+            self.params().rows(rows, 6)
+        )
+    }
+
+    /// A multi-row insert of `rows` deliveries, bound in this order per row: id, org_id,
+    /// event_id, webhook_id, status, next_attempt_at, created_at, updated_at.
+    pub(super) fn insert_deliveries_sql(&self, rows: usize) -> String {
+        format!(
+            "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+             VALUES {}",
+            self.params().rows(rows, 8)
+        )
     }
 
     /// Alarms newest first; `state` filters to `raised` or `cleared`.

@@ -33,15 +33,8 @@ impl Store {
                     (event, DeliveryId::generate(), webhook, body)
                 })
                 .collect();
-            let events_sql = format!(
-                "INSERT INTO events (id, org_id, type, alarm_id, body, created_at) VALUES {}",
-                self.params().rows(rows.len(), 6)
-            );
-            let deliveries_sql = format!(
-                "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
-                 VALUES {}",
-                self.params().rows(rows.len(), 8)
-            );
+            let events_sql = self.insert_events_sql(rows.len());
+            let deliveries_sql = self.insert_deliveries_sql(rows.len());
             on_db!(self, pool => {
                 let mut tx = pool.begin_write().await?;
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(events_sql.clone()));
