@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, on_db};
+use super::{Page, Paged, Store, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{OrgId, TokenId, UserId};
 
@@ -223,11 +223,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if updated == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(updated)
     }
 
     pub async fn create_session(
@@ -339,11 +335,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if deleted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(deleted)
     }
 
     /// The organization an API token belongs to. Records when it was last used, at most once

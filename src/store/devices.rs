@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, on_db};
+use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{DeviceId, DeviceTypeId, MessageId, MessageTypeId, OrgId};
 
@@ -272,9 +272,7 @@ impl Store {
             .await
             .map_err(conflict_on("name", DEVICE_TYPE_TAKEN))?
             .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound);
-            }
+            found(updated)?;
             if let Some(wanted) = message_types {
                 for old in &existing.message_types {
                     if !wanted.iter().any(|m| m.name == old.name) {
@@ -330,11 +328,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if deleted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(deleted)
     }
 
     /// How many devices and triggers a device type has, for the delete confirmation.
@@ -453,9 +447,7 @@ impl Store {
                 .map_err(conflict_on("name", DEVICE_TAKEN))?
                 .rows_affected()
         });
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(updated)?;
         self.device(org, id).await
     }
 
@@ -476,11 +468,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if updated == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(updated)
     }
 
     pub async fn delete_device(&self, org: &OrgId, id: &DeviceId) -> StoreResult<()> {
@@ -492,11 +480,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if deleted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(deleted)
     }
 
     /// The device's newest messages, newest first.

@@ -137,6 +137,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// `NotFound` when a statement meant to touch the caller's row touched none (missing, or another
+/// organization's).
+pub(crate) fn found(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Turns a unique-constraint violation into a `Conflict` on `field`.
 pub(crate) fn conflict_on(
     field: &'static str,

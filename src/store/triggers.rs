@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Store, StoreError, StoreResult, WritePool, conflict_on, on_db};
+use super::{Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::alarm::{Condition, Op, Severity};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{DeviceTypeId, MessageTypeId, OrgId, TriggerId, WebhookId};
@@ -138,9 +138,7 @@ impl Store {
             .map_err(conflict_on("name", TRIGGER_TAKEN))?
             .rows_affected()
         });
-        if inserted == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(inserted)?;
         self.trigger(org, &id).await
     }
 
@@ -174,9 +172,7 @@ impl Store {
             .map_err(conflict_on("name", TRIGGER_TAKEN))?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(updated)?;
         self.trigger(org, id).await
     }
 
@@ -332,10 +328,6 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if deleted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(deleted)
     }
 }

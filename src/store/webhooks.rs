@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, on_db};
+use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::webhook::{CallbackUrl, WebhookName, WebhookSecret};
 use crate::domain::{OrgId, SecretId, WebhookId};
@@ -197,9 +197,7 @@ impl Store {
             .map_err(conflict_on("name", NAME_TAKEN))?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(updated)?;
         self.webhook(org, id).await
     }
 
@@ -212,11 +210,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if deleted == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        found(deleted)
     }
 
     /// The secrets that sign now: the current one first, then older ones still inside their
@@ -276,9 +270,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if touched == 0 {
-                return Err(StoreError::NotFound);
-            }
+            found(touched)?;
             sqlx::query("UPDATE webhook_secrets SET expires_at = $3 WHERE org_id = $1 AND webhook_id = $2 AND expires_at IS NULL")
                 .bind(org)
                 .bind(id)
