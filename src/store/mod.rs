@@ -15,6 +15,7 @@ mod dispatch;
 mod page;
 mod postgres;
 mod sqlite;
+mod targets;
 mod triggers;
 pub mod ui_stats;
 mod webhooks;
@@ -30,6 +31,7 @@ pub use devices::*;
 pub use dispatch::*;
 pub use page::{Page, Paged};
 pub use sqlite::file_of as sqlite_file;
+pub use targets::{TARGET_TTL, Target};
 pub use triggers::*;
 pub use webhooks::*;
 
@@ -117,6 +119,8 @@ pub struct Store {
     key: MasterKey,
     /// Wakes this process's dispatcher when deliveries become due.
     wake: std::sync::Arc<tokio::sync::Notify>,
+    /// The webhooks' targets, as the dispatcher sends to them.
+    targets: std::sync::Arc<targets::TargetCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +253,7 @@ impl Store {
             db,
             key,
             wake: Default::default(),
+            targets: Default::default(),
         })
     }
 
@@ -290,13 +295,14 @@ impl Store {
     }
 
     /// On PostgreSQL, a task that wakes this node's dispatcher when another node announces
-    /// deliveries; nothing on SQLite.
+    /// deliveries, and drops the targets that other nodes changed; nothing on SQLite.
     pub fn listen_for_deliveries(&self) -> Option<tokio::task::JoinHandle<()>> {
         match &self.db {
             Db::Sqlite(_) => None,
             Db::Postgres(pool) => Some(tokio::spawn(postgres::listen(
                 pool.clone(),
                 self.wake.clone(),
+                self.targets.clone(),
             ))),
         }
     }
