@@ -33,6 +33,9 @@ use crate::domain::time::{Millis, duration_ms, now_ms};
 use crate::domain::{DeliveryId, WebhookId, random};
 use crate::store::{AttemptRecord, ClaimLimits, Claimed, Store, StoreResult};
 
+/// The shortest wait between two claims that found less than they could take.
+const MIN_PAUSE: Duration = Duration::from_millis(50);
+
 /// How much the dispatcher does at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Capacity {
@@ -194,6 +197,7 @@ impl Dispatcher {
             self.store.release_claimed(&self.owner, &saturated).await?;
             self.forget(&saturated);
         }
+        self.metrics.record_arrived(0, slotted.len());
         Ok((self.prepare(slotted).await?, full || !saturated.is_empty()))
     }
 
@@ -371,12 +375,13 @@ impl Dispatcher {
                 this.freed.notify_one();
             });
         };
-        let mut look = true;
+        let (mut look, mut blocked) = (true, false);
         let mut look_at = tokio::time::Instant::now();
         let mut arrived = Vec::new();
         while !*shutdown.borrow() {
             while attempts.try_join_next().is_some() {}
             if !arrived.is_empty() {
+                self.metrics.record_arrived(arrived.len(), 0);
                 match self.prepare(std::mem::take(&mut arrived)).await {
                     Ok(jobs) => {
                         for (job, slots) in jobs {
@@ -394,6 +399,8 @@ impl Dispatcher {
             }
             let free = self.global.available_permits().min(self.capacity.batch);
             if look && free > 0 && (free >= threshold || attempts.is_empty()) {
+                // Deliveries of webhooks at their cap are left due: a freed slot may let them go.
+                blocked = !self.busy_webhooks().is_empty();
                 match self.claim(free).await {
                     Ok((jobs, more)) => {
                         for (job, slots) in jobs {
@@ -401,7 +408,10 @@ impl Dispatcher {
                         }
                         look = more;
                         if !more {
-                            look_at = tokio::time::Instant::now() + self.pause().await;
+                            // Not sooner than `MIN_PAUSE`: what is due now but was not taken
+                            // waits for a slot (a freed one wakes the loop when `blocked`).
+                            let pause = self.pause().await.max(MIN_PAUSE);
+                            look_at = tokio::time::Instant::now() + pause;
                         }
                     }
                     Err(error) => {
@@ -416,7 +426,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 () = wake.notified() => look = true,
-                () = self.freed.notified() => {}
+                () = self.freed.notified() => look |= blocked,
                 _ = handed.recv_many(&mut arrived, self.capacity.batch) => {}
                 () = tokio::time::sleep_until(look_at), if !look => {}
                 _ = shutdown.changed() => {}

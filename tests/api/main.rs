@@ -10,6 +10,7 @@ mod cli;
 mod deliveries_ui;
 mod devices;
 mod dispatch;
+mod handoff;
 mod health;
 mod openapi;
 mod processes;
