@@ -44,6 +44,9 @@ pub async fn open_store(settings: &DatabaseSettings) -> anyhow::Result<Store> {
         .migrate()
         .await
         .with_context(|| format!("applying the migrations to {}", settings.url))?;
+    if let Ok(transport) = store.transport().await {
+        tracing::info!(backend = store.backend(), transport, "database ready");
+    }
     Ok(store)
 }
 

@@ -277,6 +277,20 @@ impl Store {
         matches!((latest, applied), (Some(latest), Ok(Some(applied))) if applied >= latest)
     }
 
+    /// How this process reaches the database: `file` (SQLite), `unix socket` or `tcp`.
+    pub async fn transport(&self) -> StoreResult<&'static str> {
+        match &self.db {
+            Db::Sqlite(_) => Ok("file"),
+            Db::Postgres(pool) => {
+                // The server's address is NULL on a Unix socket connection.
+                let over_socket: bool = sqlx::query_scalar("SELECT inet_server_addr() IS NULL")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(if over_socket { "unix socket" } else { "tcp" })
+            }
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self.db {
             Db::Sqlite(_) => "sqlite",

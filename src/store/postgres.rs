@@ -11,31 +11,66 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<PgPool
     // JIT compilation pays off for long analytical queries; for these short ones it only adds
     // tens of milliseconds whenever a plan's estimated cost crosses its threshold.
     let mut connect = url.parse::<PgConnectOptions>()?.options([("jit", "off")]);
-    if loopback_without_tls(
+    let local = loopback_without_tls(
         url,
         connect.get_host(),
         std::env::var_os("PGSSLMODE").is_some(),
-    ) {
+    );
+    if local {
         connect = connect.ssl_mode(PgSslMode::Disable);
     }
-    let pool = PgPoolOptions::new()
-        .max_connections(options.max_connections)
-        .acquire_timeout(options.acquire_timeout)
-        .after_connect(|_, _| {
-            Box::pin(async {
-                disable_nagle_on_tcp_sockets();
-                Ok(())
-            })
-        })
-        .connect_with(connect)
-        .await?;
-    Ok(pool)
+    let pool = |connect: PgConnectOptions| {
+        PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+    };
+    // A server on this machine is reached through its Unix socket when it has one: no TCP
+    // stack, no TLS, no Nagle. If the socket refuses us (its authentication rules may differ
+    // from TCP's), TCP as the URL says.
+    if local && let Some(socket) = local_socket(connect.get_port()) {
+        match pool(connect.clone().socket(&socket)).await {
+            Ok(pool) => return Ok(pool),
+            Err(error) => tracing::info!(
+                %error,
+                socket = %socket.display(),
+                "the local PostgreSQL socket refused the connection; using TCP"
+            ),
+        }
+    }
+    Ok(pool(connect).await?)
+}
+
+/// The directories where PostgreSQL packages put the server's socket.
+const SOCKET_DIRS: [&str; 3] = ["/run/postgresql", "/var/run/postgresql", "/tmp"];
+
+/// The directory of the Unix socket of a PostgreSQL server on this machine listening on
+/// `port`, if one exists.
+fn local_socket(port: u16) -> Option<std::path::PathBuf> {
+    SOCKET_DIRS
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|dir| is_socket(&dir.join(format!(".s.PGSQL.{port}"))))
+}
+
+fn is_socket(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
 }
 
 /// Whether to reach the server without TLS: when it is on this machine (TLS there protects
-/// nothing, as the bytes never leave the host, and through sqlx 0.9.0 it added stalls of 40–60 ms
+/// nothing, as the bytes never leave the host, and through sqlx 0.9 it added stalls of 40–60 ms
 /// to one statement in a hundred) and neither the URL's `sslmode` nor `PGSSLMODE` chose a mode.
-/// Any other host keeps sqlx's default: TLS when the server offers it.
+/// Any other host keeps sqlx's default: TLS when the server offers it. Such a server is also
+/// reached through its Unix socket when it has one.
 fn loopback_without_tls(url: &str, host: &str, pgsslmode_set: bool) -> bool {
     let mode_chosen = pgsslmode_set
         || url::Url::parse(url).is_ok_and(|url| url.query_pairs().any(|(key, _)| key == "sslmode"));
@@ -45,39 +80,6 @@ fn loopback_without_tls(url: &str, host: &str, pgsslmode_set: bool) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     loopback && !mode_chosen
-}
-
-/// sqlx 0.9.0 leaves Nagle's algorithm on for its TCP connections, so a statement whose
-/// messages leave in more than one write waits for the server's delayed ACK: ~40 ms for each
-/// multi-row statement (seen recording attempts at a tenth of the speed of a Unix socket). The
-/// connection's socket is not reachable through sqlx, so after each new connection every TCP
-/// socket of the process gets TCP_NODELAY: the web server's and the delivery client's have it
-/// already, and for a socket that is not TCP the call just fails.
-fn disable_nagle_on_tcp_sockets() {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::{BorrowedFd, RawFd};
-        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let is_socket = std::fs::read_link(entry.path())
-                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-            let Some(fd) = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.parse::<RawFd>().ok())
-            else {
-                continue;
-            };
-            if is_socket {
-                // SAFETY: the descriptor is only borrowed for one setsockopt call; if it was
-                // closed or reused meanwhile, the call fails or sets a harmless option.
-                let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-                let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
-            }
-        }
-    }
 }
 
 pub async fn begin_write(pool: &PgPool) -> sqlx::Result<WriteTx<Postgres>> {

@@ -200,8 +200,18 @@ async fn toggle_one(app: &TestApp, scene: &Scene, nth: usize) -> String {
     answer.body["events"][0].as_str().unwrap().to_owned()
 }
 
+/// A child process that is killed when the test ends, also when it fails.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `biotz serve` process on the app's database, trusting the test receivers, on `port`.
-fn serve(app: &TestApp, port: u16) -> Child {
+fn serve(app: &TestApp, port: u16) -> Process {
     let ca = app.temp_file("ca.pem", &TLS.ca_pem);
     Command::new(env!("CARGO_BIN_EXE_biotz"))
         .arg("serve")
@@ -217,6 +227,7 @@ fn serve(app: &TestApp, port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
+        .map(Process)
         .expect("biotz serve starts")
 }
 
@@ -237,7 +248,7 @@ async fn deliveries_handed_over_by_a_killed_node_are_claimed_by_another() {
     let scene = Scene::new(&app, &receiver.url).await;
     let api = app.api(&scene.tenant);
     let port = free_port();
-    let mut node = serve(&app, port);
+    let node = serve(&app, port);
     let address = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let start = Instant::now();
@@ -269,11 +280,12 @@ async fn deliveries_handed_over_by_a_killed_node_are_claimed_by_another() {
     }
     receiver.wait_for(6, WAIT).await;
     assert_eq!(leased(&address, "handed_over").await, 6);
-    node.kill().unwrap();
-    node.wait().unwrap();
+    // Killed with attempts in flight under its leases (its 1 s timeout may already have
+    // recorded failed first attempts, retried under new leases).
+    drop(node);
     receiver.reply_always(Reply::Status(200));
 
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_biotz"))
+    let _worker = Command::new(env!("CARGO_BIN_EXE_biotz"))
         .arg("worker")
         .env("DATABASE_URL", app.database.url())
         .env("BIOTZ_MASTER_KEY", &app.master_key_hex)
@@ -283,17 +295,15 @@ async fn deliveries_handed_over_by_a_killed_node_are_claimed_by_another() {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
+        .map(Process)
         .expect("biotz worker starts");
     for event in &events {
         let id = delivery_of(&api, event).await;
-        let delivery = delivery_when(&api, &id, "delivery after the crash", |d| {
+        delivery_when(&api, &id, "delivery after the crash", |d| {
             d["status"] == "succeeded"
         })
         .await;
-        assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
     }
-    worker.kill().unwrap();
-    worker.wait().unwrap();
     let mut arrived: Vec<String> = receiver
         .received()
         .iter()

@@ -50,3 +50,34 @@ async fn static_assets_are_embedded_and_cached() {
             .contains("immutable")
     );
 }
+
+#[tokio::test]
+async fn a_postgresql_server_on_this_machine_is_reached_through_its_unix_socket() {
+    let app = TestApp::spawn().await;
+    let url = app.database.url().to_owned();
+    let transport = app.store.transport().await.unwrap();
+    if !url.starts_with("postgres") {
+        assert_eq!(transport, "file");
+        return;
+    }
+    let host = url::Url::parse(&url)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_owned();
+    let port = url::Url::parse(&url).unwrap().port().unwrap_or(5432);
+    let socket_exists = ["/run/postgresql", "/var/run/postgresql", "/tmp"]
+        .iter()
+        .any(|dir| {
+            std::path::Path::new(dir)
+                .join(format!(".s.PGSQL.{port}"))
+                .exists()
+        });
+    let local = host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+    let expected = if local && socket_exists && !url.contains("sslmode") {
+        "unix socket"
+    } else {
+        "tcp"
+    };
+    assert_eq!(transport, expected, "{url}");
+}
