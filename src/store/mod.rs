@@ -12,6 +12,7 @@ mod bulk;
 mod deliveries;
 mod devices;
 mod dispatch;
+mod idempotency;
 mod page;
 mod postgres;
 mod sqlite;

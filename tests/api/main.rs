@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0 against a fresh database per test (SQLite, or
 //! PostgreSQL when TEST_DATABASE_URL is set), driven over HTTP.
 
+mod db;
 mod helpers;
 mod receiver;
 
@@ -11,6 +12,7 @@ mod deliveries_ui;
 mod devices;
 mod dispatch;
 mod health;
+mod idempotency;
 mod openapi;
 mod processes;
 mod setup_ui;
