@@ -68,6 +68,8 @@ pub struct ServeArgs {
     pub dispatch: DispatchArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub mqtt: crate::ingest_mqtt::MqttArgs,
     /// The address the web UI and API listen on
     #[arg(long, env = "BIOTZ_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -128,6 +130,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub dispatcher: bool,
+    /// MQTT ingest, when `BIOTZ_MQTT_URL` is set.
+    pub mqtt: Option<crate::ingest_mqtt::MqttSettings>,
 }
 
 /// Long enough for one attempt plus the wait behind one round of the same webhook's others.
@@ -352,6 +356,10 @@ impl ServeSettings {
         );
         let dispatch = parse_dispatch(&args.dispatch, &mut problems);
         let database = parse_database(&args.database, &mut problems);
+        let mqtt = crate::ingest_mqtt::settings::parse(&args.mqtt, listen.map_or(0, |l| l.port()))
+            .map_err(|mqtt_problems| problems.0.extend(mqtt_problems))
+            .ok()
+            .flatten();
         if !problems.0.is_empty() {
             return Err(ConfigError(problems.0));
         }
@@ -362,6 +370,7 @@ impl ServeSettings {
                 listen,
                 public_url,
                 dispatcher: !args.no_dispatcher,
+                mqtt,
             }),
             _ => Err(ConfigError(vec![
                 "the configuration could not be read".into(),
@@ -436,6 +445,10 @@ mod tests {
             log: LogArgs {
                 log_format: "xml".into(),
             },
+            mqtt: crate::ingest_mqtt::MqttArgs {
+                mqtt_url: Some("amqp://broker".into()),
+                ..Default::default()
+            },
             listen: "nowhere".into(),
             public_url: None,
             no_dispatcher: false,
@@ -449,6 +462,7 @@ mod tests {
             "BIOTZ_LOG_FORMAT",
             "openssl rand -hex 32",
             "BIOTZ_LEASE",
+            "BIOTZ_MQTT_URL",
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }

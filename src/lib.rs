@@ -11,6 +11,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod domain;
 pub mod error;
+pub mod ingest_mqtt;
 pub mod receiver;
 pub mod startup;
 pub mod store;

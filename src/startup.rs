@@ -28,6 +28,15 @@ pub struct Application {
     port: u16,
     setup_link: Option<String>,
     dispatcher: Option<(Arc<Dispatcher>, Duration)>,
+    mqtt: Option<MqttIngest>,
+}
+
+/// MQTT ingest, started with the server.
+struct MqttIngest {
+    settings: crate::ingest_mqtt::MqttSettings,
+    extra_ca_certs: Option<Vec<u8>>,
+    pipeline: Arc<crate::ingest_mqtt::Pipeline>,
+    status: Arc<crate::ingest_mqtt::MqttStatus>,
 }
 
 /// How long a stopping dispatcher waits for the attempts in flight before giving their leases back.
@@ -76,6 +85,20 @@ impl Application {
         } else {
             None
         };
+        let schemas: Arc<crate::alarms::schemas::SchemaCache> = Default::default();
+        let lookups: Arc<crate::alarms::ingest::Lookups> = Default::default();
+        let writer = crate::alarms::ingest::IngestWriter::spawn(store.clone());
+        let mqtt = settings.mqtt.clone().map(|mqtt| MqttIngest {
+            settings: mqtt,
+            extra_ca_certs: settings.dispatch.extra_ca_certs.clone(),
+            pipeline: Arc::new(crate::ingest_mqtt::Pipeline {
+                store: store.clone(),
+                schemas: schemas.clone(),
+                lookups: lookups.clone(),
+                writer: writer.clone(),
+            }),
+            status: Default::default(),
+        });
         let state = AppState {
             store: store.clone(),
             web: Arc::new(WebSettings {
@@ -83,10 +106,11 @@ impl Application {
                 public_url,
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             }),
-            schemas: Default::default(),
-            ingest: crate::alarms::ingest::IngestWriter::spawn(store.clone()),
-            lookups: Default::default(),
+            schemas,
+            ingest: writer,
+            lookups,
             metrics,
+            mqtt: mqtt.as_ref().map(|m| m.status.clone()),
         };
         Ok(Self {
             listener,
@@ -95,6 +119,7 @@ impl Application {
             port,
             setup_link,
             dispatcher,
+            mqtt,
         })
     }
 
@@ -120,7 +145,16 @@ impl Application {
         let (stop, stopping) = watch::channel(false);
         let dispatcher = self
             .dispatcher
-            .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping, grace)));
+            .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping.clone(), grace)));
+        let mqtt = self.mqtt.map(|m| {
+            tokio::spawn(crate::ingest_mqtt::run(
+                m.settings,
+                m.extra_ca_certs,
+                m.pipeline,
+                m.status,
+                stopping,
+            ))
+        });
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
@@ -133,6 +167,15 @@ impl Application {
             .context("serving HTTP");
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
+        }
+        if let Some(mqtt) = mqtt {
+            match mqtt.await {
+                Ok(Err(error)) => {
+                    tracing::error!(error = format!("{error:#}"), "MQTT ingest failed")
+                }
+                Err(error) => tracing::error!(%error, "MQTT ingest stopped abnormally"),
+                Ok(Ok(())) => {}
+            }
         }
         self.store.close().await;
         served

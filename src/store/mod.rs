@@ -10,6 +10,7 @@ mod accounts;
 mod alarms;
 mod bulk;
 mod deliveries;
+mod device_errors;
 mod devices;
 mod dispatch;
 mod idempotency;

@@ -37,6 +37,8 @@ pub struct AppState {
     pub ingest: IngestWriter,
     pub lookups: Arc<Lookups>,
     pub metrics: Arc<Metrics>,
+    /// The MQTT broker connection, when MQTT ingest is on.
+    pub mqtt: Option<Arc<crate::ingest_mqtt::MqttStatus>>,
 }
 
 pub struct WebSettings {

@@ -13,6 +13,7 @@ mod devices;
 mod dispatch;
 mod health;
 mod idempotency;
+mod mqtt;
 mod openapi;
 mod processes;
 mod setup_ui;
