@@ -70,6 +70,10 @@ pub struct ServeArgs {
     pub log: LogArgs,
     #[command(flatten)]
     pub mqtt: crate::ingest_mqtt::MqttArgs,
+    /// Purge finished messages, events, deliveries and attempts older than this (whole days;
+    /// each organization may set its own under Settings)
+    #[arg(long, env = "BIOTZ_RETAIN", default_value = crate::retention::DEFAULT_RETAIN)]
+    pub retain: String,
     /// The address the web UI and API listen on
     #[arg(long, env = "BIOTZ_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -132,6 +136,8 @@ pub struct ServeSettings {
     pub dispatcher: bool,
     /// MQTT ingest, when `BIOTZ_MQTT_URL` is set.
     pub mqtt: Option<crate::ingest_mqtt::MqttSettings>,
+    /// How long finished data is kept, unless an organization sets its own period.
+    pub retain: Duration,
 }
 
 /// Long enough for one attempt plus the wait behind one round of the same webhook's others.
@@ -360,18 +366,25 @@ impl ServeSettings {
             .map_err(|mqtt_problems| problems.0.extend(mqtt_problems))
             .ok()
             .flatten();
+        let retain = problems.check(
+            "BIOTZ_RETAIN (--retain)",
+            crate::retention::parse_retain(&args.retain),
+        );
         if !problems.0.is_empty() {
             return Err(ConfigError(problems.0));
         }
-        match (database, dispatch, listen, public_url) {
-            (Some(database), Some(dispatch), Some(listen), Some(public_url)) => Ok(Self {
-                database,
-                dispatch,
-                listen,
-                public_url,
-                dispatcher: !args.no_dispatcher,
-                mqtt,
-            }),
+        match (database, dispatch, listen, public_url, retain) {
+            (Some(database), Some(dispatch), Some(listen), Some(public_url), Some(retain)) => {
+                Ok(Self {
+                    database,
+                    dispatch,
+                    listen,
+                    public_url,
+                    dispatcher: !args.no_dispatcher,
+                    mqtt,
+                    retain,
+                })
+            }
             _ => Err(ConfigError(vec![
                 "the configuration could not be read".into(),
             ])),
@@ -449,6 +462,7 @@ mod tests {
                 mqtt_url: Some("amqp://broker".into()),
                 ..Default::default()
             },
+            retain: "36h".into(),
             listen: "nowhere".into(),
             public_url: None,
             no_dispatcher: false,
@@ -463,6 +477,7 @@ mod tests {
             "openssl rand -hex 32",
             "BIOTZ_LEASE",
             "BIOTZ_MQTT_URL",
+            "BIOTZ_RETAIN",
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest_mqtt;
 pub mod receiver;
+pub mod retention;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -29,6 +29,7 @@ pub struct Application {
     setup_link: Option<String>,
     dispatcher: Option<(Arc<Dispatcher>, Duration)>,
     mqtt: Option<MqttIngest>,
+    retain: Duration,
 }
 
 /// MQTT ingest, started with the server.
@@ -105,6 +106,7 @@ impl Application {
                 secure_cookies: public_url.starts_with("https://"),
                 public_url,
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
+                default_retain: settings.retain,
             }),
             schemas,
             ingest: writer,
@@ -120,6 +122,7 @@ impl Application {
             setup_link,
             dispatcher,
             mqtt,
+            retain: settings.retain,
         })
     }
 
@@ -146,6 +149,11 @@ impl Application {
         let dispatcher = self
             .dispatcher
             .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping.clone(), grace)));
+        let purger = tokio::spawn(crate::retention::run(
+            self.store.clone(),
+            self.retain,
+            stopping.clone(),
+        ));
         let mqtt = self.mqtt.map(|m| {
             tokio::spawn(crate::ingest_mqtt::run(
                 m.settings,
@@ -168,6 +176,7 @@ impl Application {
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
         }
+        let _ = purger.await;
         if let Some(mqtt) = mqtt {
             match mqtt.await {
                 Ok(Err(error)) => {

@@ -48,6 +48,8 @@ pub struct WebSettings {
     pub public_url: String,
     /// Failed sign-ins per email and per client address.
     pub sign_in_limiter: RateLimiter,
+    /// `BIOTZ_RETAIN`: how long finished data is kept where an organization sets nothing.
+    pub default_retain: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -16,6 +16,7 @@ mod idempotency;
 mod mqtt;
 mod openapi;
 mod processes;
+mod retention;
 mod setup_ui;
 mod tenancy;
 mod tokens;
