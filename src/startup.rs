@@ -29,7 +29,7 @@ pub struct Application {
     setup_link: Option<String>,
     dispatcher: Option<(Arc<Dispatcher>, Duration)>,
     mqtt: Option<MqttIngest>,
-    retain: Duration,
+    retention: crate::retention::RetentionSettings,
 }
 
 /// MQTT ingest, started with the server.
@@ -106,7 +106,8 @@ impl Application {
                 secure_cookies: public_url.starts_with("https://"),
                 public_url,
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
-                default_retain: settings.retain,
+                default_retain: settings.retention.default,
+                export_dir: settings.retention.export_dir.is_some(),
             }),
             schemas,
             ingest: writer,
@@ -122,7 +123,7 @@ impl Application {
             setup_link,
             dispatcher,
             mqtt,
-            retain: settings.retain,
+            retention: settings.retention.clone(),
         })
     }
 
@@ -151,7 +152,7 @@ impl Application {
             .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping.clone(), grace)));
         let purger = tokio::spawn(crate::retention::run(
             self.store.clone(),
-            self.retain,
+            self.retention,
             stopping.clone(),
         ));
         let mqtt = self.mqtt.map(|m| {

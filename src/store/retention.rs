@@ -28,24 +28,26 @@ pub struct Purged {
 
 /// The smallest id of a kind created at `at`: ids are a prefix and a ULID, which sorts by time,
 /// so `id < bound` selects the rows created before `at` along the primary key.
-fn id_bound(prefix: &str, at: Millis) -> String {
+pub(super) fn id_bound(prefix: &str, at: Millis) -> String {
     let ulid = ulid::Ulid::from_parts(at.max(0) as u64, 0);
     format!("{prefix}_{}", ulid.to_string().to_ascii_lowercase())
 }
 
 impl Store {
-    /// Each organization and how long it keeps finished data (`None`: the server's default).
-    pub async fn retention_by_org(&self) -> StoreResult<Vec<(OrgId, Option<i64>)>> {
+    /// Each organization, how long it keeps finished data (`None`: the server's default) and
+    /// whether it exports deliveries before they are purged.
+    pub async fn retention_by_org(&self) -> StoreResult<Vec<(OrgId, Option<i64>, bool)>> {
         Ok(on_db!(self, pool => {
-            sqlx::query_as("SELECT id, retain_ms FROM organizations ORDER BY id")
+            sqlx::query_as("SELECT id, retain_ms, export_before_purge FROM organizations ORDER BY id")
                 .fetch_all(pool)
                 .await?
         }))
     }
 
-    pub async fn org_retention(&self, org: &OrgId) -> StoreResult<Option<i64>> {
-        let found: Option<Option<i64>> = on_db!(self, pool => {
-            sqlx::query_scalar("SELECT retain_ms FROM organizations WHERE id = $1")
+    /// The organization's own retention period and export choice.
+    pub async fn org_retention(&self, org: &OrgId) -> StoreResult<(Option<i64>, bool)> {
+        let found: Option<(Option<i64>, bool)> = on_db!(self, pool => {
+            sqlx::query_as("SELECT retain_ms, export_before_purge FROM organizations WHERE id = $1")
                 .bind(org)
                 .fetch_optional(pool)
                 .await?
@@ -53,11 +55,17 @@ impl Store {
         found.ok_or(super::StoreError::NotFound)
     }
 
-    pub async fn set_org_retention(&self, org: &OrgId, retain_ms: Option<i64>) -> StoreResult<()> {
+    pub async fn set_org_retention(
+        &self,
+        org: &OrgId,
+        retain_ms: Option<i64>,
+        export: bool,
+    ) -> StoreResult<()> {
         let changed = on_db!(self, pool => {
-            sqlx::query("UPDATE organizations SET retain_ms = $2 WHERE id = $1")
+            sqlx::query("UPDATE organizations SET retain_ms = $2, export_before_purge = $3 WHERE id = $1")
                 .bind(org)
                 .bind(retain_ms)
+                .bind(export)
                 .execute(pool)
                 .await?
                 .rows_affected()

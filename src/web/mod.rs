@@ -50,6 +50,8 @@ pub struct WebSettings {
     pub sign_in_limiter: RateLimiter,
     /// `BIOTZ_RETAIN`: how long finished data is kept where an organization sets nothing.
     pub default_retain: std::time::Duration,
+    /// Whether `BIOTZ_EXPORT_DIR` is set, so organizations may export before purging.
+    pub export_dir: bool,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -139,7 +139,7 @@ fn node_settings(database: &TestDatabase, master_key_hex: &str) -> ServeSettings
         public_url: "http://127.0.0.1".into(),
         dispatcher: true,
         mqtt: None,
-        retain: std::time::Duration::from_secs(30 * 86_400),
+        retention: Default::default(),
     }
 }
 

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use biotz::domain::time::now_ms;
-use biotz::retention::purge_all;
+use biotz::retention::{RetentionSettings, purge_all};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -13,7 +14,6 @@ use crate::mqtt::wait_until;
 use crate::receiver::{Receiver, Reply};
 
 const DAY_MS: i64 = 86_400_000;
-const THIRTY_DAYS: Duration = Duration::from_secs(30 * 86_400);
 
 impl TestApp {
     async fn rows(&self, table: &str) -> i64 {
@@ -81,18 +81,26 @@ async fn a_purge_removes_finished_old_data_and_keeps_pending_and_open_alarms() {
     assert_eq!(events, 4);
 
     // Within the period nothing goes.
-    let purged = purge_all(&app.store, THIRTY_DAYS, now_ms() + 29 * DAY_MS)
-        .await
-        .unwrap();
+    let purged = purge_all(
+        &app.store,
+        &RetentionSettings::default(),
+        now_ms() + 29 * DAY_MS,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (purged.deliveries, purged.events, purged.messages),
         (0, 0, 0)
     );
     assert_eq!(app.rows("messages").await, 4);
 
-    let purged = purge_all(&app.store, THIRTY_DAYS, now_ms() + 31 * DAY_MS)
-        .await
-        .unwrap();
+    let purged = purge_all(
+        &app.store,
+        &RetentionSettings::default(),
+        now_ms() + 31 * DAY_MS,
+    )
+    .await
+    .unwrap();
     assert_eq!(purged.deliveries, 3, "the succeeded deliveries");
     assert_eq!(purged.events, 2, "the cleared alarm's two events");
     assert_eq!(purged.messages, 3, "the first freezer's messages");
@@ -132,9 +140,13 @@ async fn a_purge_removes_finished_old_data_and_keeps_pending_and_open_alarms() {
     );
 
     // Purging again finds nothing more.
-    let again = purge_all(&app.store, THIRTY_DAYS, now_ms() + 31 * DAY_MS)
-        .await
-        .unwrap();
+    let again = purge_all(
+        &app.store,
+        &RetentionSettings::default(),
+        now_ms() + 31 * DAY_MS,
+    )
+    .await
+    .unwrap();
     assert_eq!((again.deliveries, again.events, again.messages), (0, 0, 0));
 }
 
@@ -146,36 +158,44 @@ async fn purges_run_in_batches_and_forget_expired_message_ids() {
     let freezer = api.create_freezer_type("Freezer").await;
     let (_, token) = api.create_device("Freezer 1", &freezer).await;
     let count = biotz::store::PURGE_BATCH + 20;
+    // One client, 16 at a time: enough for batches, without a connection storm.
+    let client = reqwest::Client::new();
+    let url = app.url("/api/v1/ingest");
     let sends = (0..count).map(|i| {
-        let token = token.clone();
-        let url = app.url("/api/v1/ingest");
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({ "message_type": "telemetry", "payload": { "temperature": -1 }, "id": format!("m-{i}") }))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
+        let request = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({ "message_type": "telemetry", "payload": { "temperature": -1 }, "id": format!("m-{i}") }));
+        async move { request.send().await.unwrap().status() }
     });
-    for status in futures_util::future::join_all(sends).await {
+    let statuses: Vec<StatusCode> = futures_util::stream::iter(sends)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for status in statuses {
         assert_eq!(status, StatusCode::ACCEPTED);
     }
     assert_eq!(app.rows("message_keys").await, count as i64);
 
-    let purged = purge_all(&app.store, THIRTY_DAYS, now_ms() + 2 * DAY_MS)
-        .await
-        .unwrap();
+    let purged = purge_all(
+        &app.store,
+        &RetentionSettings::default(),
+        now_ms() + 2 * DAY_MS,
+    )
+    .await
+    .unwrap();
     assert_eq!(purged.messages, 0);
     assert_eq!(
         purged.message_ids, count as u64,
         "a day later the ids are forgotten"
     );
-    let purged = purge_all(&app.store, THIRTY_DAYS, now_ms() + 31 * DAY_MS)
-        .await
-        .unwrap();
+    let purged = purge_all(
+        &app.store,
+        &RetentionSettings::default(),
+        now_ms() + 31 * DAY_MS,
+    )
+    .await
+    .unwrap();
     assert_eq!(purged.messages, count as u64, "every batch");
     assert_eq!(app.rows("messages").await, 0);
 }
@@ -220,9 +240,13 @@ async fn an_organization_sets_its_own_retention_on_the_settings_page() {
         Some("7d")
     );
 
-    let purged = purge_all(&app.store, THIRTY_DAYS, now_ms() + 10 * DAY_MS)
-        .await
-        .unwrap();
+    let purged = purge_all(
+        &app.store,
+        &RetentionSettings::default(),
+        now_ms() + 10 * DAY_MS,
+    )
+    .await
+    .unwrap();
     assert_eq!(purged.messages, 1, "Beta's message only");
     assert_eq!(
         app.rows("messages").await,
@@ -239,4 +263,107 @@ async fn an_organization_sets_its_own_retention_on_the_settings_page() {
         crate::helpers::field_value(&page.html, "retain").as_deref(),
         Some("")
     );
+}
+
+#[tokio::test]
+async fn finished_deliveries_are_exported_as_gzip_json_lines_before_the_purge() {
+    let ok = Receiver::start().await;
+    let exports = tempfile::tempdir().unwrap();
+    let settings = RetentionSettings {
+        export_dir: Some(exports.path().to_owned()),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(|s| s.retention = settings.clone()).await;
+    let acme = app.tenant("Acme").await;
+    let browser = app.browser(&acme).await;
+    let saved = browser
+        .submit(
+            "/settings",
+            "/settings",
+            &[("retain", ""), ("export", "on")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    assert!(browser.get("/settings").await.html.contains("checked"));
+
+    let api = app.api(&acme);
+    let freezer = api.create_freezer_type("Freezer").await;
+    let (_, token) = api.create_device("Freezer 1", &freezer).await;
+    let hook = api.create_webhook("Ops", &ok.url).await;
+    api.create_trigger(
+        &freezer,
+        "Too warm",
+        json!({ "field": "/temperature", "op": ">", "value": 0 }),
+        &[&hook],
+    )
+    .await;
+    let raised = app
+        .ingest(&token, "telemetry", json!({ "temperature": 5 }))
+        .await;
+    let cleared = app
+        .ingest(&token, "telemetry", json!({ "temperature": -5 }))
+        .await;
+    ok.wait_for(2, Duration::from_secs(20)).await;
+    wait_until("both deliveries recorded", || async {
+        (app.rows_where("deliveries", "status = 'succeeded'").await == 2).then_some(())
+    })
+    .await;
+
+    let purged = purge_all(&app.store, &settings, now_ms() + 31 * DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!(purged.deliveries, 2);
+    let org_dirs: Vec<_> = std::fs::read_dir(exports.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(org_dirs.len(), 1, "one directory per organization");
+    assert!(
+        org_dirs[0]
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("org_")
+    );
+    let files: Vec<_> = std::fs::read_dir(&org_dirs[0])
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert_eq!(
+        files,
+        vec![org_dirs[0].join(format!("deliveries-{today}.jsonl.gz"))]
+    );
+
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&files[0]).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let events: Vec<&str> = lines
+        .iter()
+        .map(|l| l["event"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            raised.body["events"][0].as_str().unwrap(),
+            cleared.body["events"][0].as_str().unwrap()
+        ]
+    );
+    for line in &lines {
+        assert_eq!(line["status"], "succeeded");
+        assert!(line["id"].as_str().unwrap().starts_with("dlv_"));
+        assert_eq!(line["webhook_id"], hook["id"]);
+        assert_eq!(line["attempts"].as_array().unwrap().len(), 1);
+        assert_eq!(line["attempts"][0]["response_status"], 200);
+    }
+    assert_eq!(app.rows("deliveries").await, 0, "exported, then purged");
 }

@@ -111,7 +111,7 @@ pub fn serve_settings(database: DatabaseSettings, dispatch: DispatchSettings) ->
         public_url: "http://127.0.0.1".into(),
         dispatcher: true,
         mqtt: None,
-        retain: std::time::Duration::from_secs(30 * 86_400),
+        retention: Default::default(),
     }
 }
 

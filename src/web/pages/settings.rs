@@ -27,31 +27,46 @@ struct SettingsPage {
     /// The organization's own period as typed, or empty for the server's.
     retain: String,
     default_retain: String,
+    /// Export finished deliveries before they are purged.
+    export: bool,
+    /// The server has an export directory, so exporting can be chosen.
+    can_export: bool,
     errors: FieldErrors,
+}
+
+/// The form's values, as saved or as typed.
+struct Values {
+    retain: String,
+    export: bool,
 }
 
 async fn render_settings(
     state: &AppState,
     user: &SignedIn,
     status: StatusCode,
-    retain: Option<String>,
+    typed: Option<Values>,
     errors: FieldErrors,
 ) -> AppResult<Response> {
-    let retain = match retain {
-        Some(typed) => typed,
-        None => state
-            .store
-            .org_retention(user.org())
-            .await?
-            .map(|ms| format_retain(std::time::Duration::from_millis(ms.max(0) as u64)))
-            .unwrap_or_default(),
+    let values = match typed {
+        Some(values) => values,
+        None => {
+            let (retain_ms, export) = state.store.org_retention(user.org()).await?;
+            Values {
+                retain: retain_ms
+                    .map(|ms| format_retain(std::time::Duration::from_millis(ms.max(0) as u64)))
+                    .unwrap_or_default(),
+                export,
+            }
+        }
     };
     Ok(render_with(
         status,
         &SettingsPage {
             layout: Layout::new(user, "Settings", "settings"),
-            retain,
+            retain: values.retain,
             default_retain: format_retain(state.web.default_retain),
+            export: values.export,
+            can_export: state.web.export_dir,
             errors,
         },
     ))
@@ -65,6 +80,8 @@ async fn show(State(state): State<AppState>, user: SignedIn) -> Response {
 #[derive(Deserialize)]
 struct SettingsForm {
     retain: String,
+    /// A checkbox: present (`on`) when ticked.
+    export: Option<String>,
 }
 
 async fn save(
@@ -73,33 +90,35 @@ async fn save(
     CsrfForm { user, form }: CsrfForm<SettingsForm>,
 ) -> Response {
     let result = async {
+        let mut errors = FieldErrors::new();
         let typed = form.retain.trim();
         let retain = if typed.is_empty() {
-            None
+            Some(None)
         } else {
-            match parse_retain(typed) {
-                Ok(retain) => Some(retain.as_millis() as i64),
-                Err(message) => {
-                    let errors = FieldErrors::one("retain", message);
-                    let status = StatusCode::UNPROCESSABLE_ENTITY;
-                    return render_settings(
-                        &state,
-                        &user,
-                        status,
-                        Some(form.retain.clone()),
-                        errors,
-                    )
-                    .await;
-                }
-            }
+            errors
+                .check("retain", parse_retain(typed))
+                .map(|retain| Some(retain.as_millis() as i64))
         };
-        state.store.set_org_retention(user.org(), retain).await?;
-        Ok(redirect_with_flash(
-            &state,
-            jar,
-            "/settings",
-            "Settings saved.",
-        ))
+        let export = form.export.is_some();
+        if export && !state.web.export_dir {
+            errors.add(
+                "export",
+                "This server has no export directory; ask its operator to set BIOTZ_EXPORT_DIR, then tick this again.",
+            );
+        }
+        let Some(retain) = retain.filter(|_| errors.is_empty()) else {
+            let typed = Values {
+                retain: form.retain.clone(),
+                export,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_settings(&state, &user, status, Some(typed), errors).await;
+        };
+        state
+            .store
+            .set_org_retention(user.org(), retain, export)
+            .await?;
+        Ok(redirect_with_flash(&state, jar, "/settings", "Settings saved."))
     }
     .await;
     page(&user, result)

@@ -2,12 +2,15 @@
 //! (or the organization's own setting) are purged in the background, in short batches (see
 //! `store::retention`).
 
+pub mod export;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::domain::time::{Millis, now_ms};
-use crate::store::{Purged, Store, StoreResult};
+use crate::store::{Purged, Store};
 
 pub const DEFAULT_RETAIN: &str = "30d";
 
@@ -44,12 +47,46 @@ pub fn format_retain(retain: Duration) -> String {
     format!("{}d", retain.as_secs() / 86_400)
 }
 
-/// One purge of every organization as of `now`, each with its own period or `default`.
-pub async fn purge_all(store: &Store, default: Duration, now: Millis) -> StoreResult<Purged> {
+/// How long finished data is kept, and where it is exported first.
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    /// `BIOTZ_RETAIN`: for organizations that set no period of their own.
+    pub default: Duration,
+    /// `BIOTZ_EXPORT_DIR`: where organizations that ask for it get their deliveries exported.
+    pub export_dir: Option<PathBuf>,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            default: Duration::from_secs(30 * 86_400),
+            export_dir: None,
+        }
+    }
+}
+
+/// One purge of every organization as of `now`, each with its own period or the default,
+/// exporting first for the organizations that ask for it. An organization whose export fails
+/// is not purged this time (its data is kept, not lost).
+pub async fn purge_all(
+    store: &Store,
+    settings: &RetentionSettings,
+    now: Millis,
+) -> anyhow::Result<Purged> {
     let mut total = Purged::default();
-    for (org, retain_ms) in store.retention_by_org().await? {
-        let retain = retain_ms.unwrap_or(default.as_millis() as i64);
-        let purged = store.purge_org(&org, now - retain).await?;
+    for (org, retain_ms, export) in store.retention_by_org().await? {
+        let cutoff = now - retain_ms.unwrap_or(settings.default.as_millis() as i64);
+        if export {
+            let Some(root) = &settings.export_dir else {
+                tracing::warn!(org_id = %org, "the organization exports before purging, but BIOTZ_EXPORT_DIR is not set: not purging it");
+                continue;
+            };
+            if let Err(error) = export::export_org(store, &org, cutoff, root).await {
+                tracing::error!(org_id = %org, error = format!("{error:#}"), "exporting before the purge failed: not purging the organization");
+                continue;
+            }
+        }
+        let purged = store.purge_org(&org, cutoff).await?;
         total.deliveries += purged.deliveries;
         total.events += purged.events;
         total.messages += purged.messages;
@@ -59,7 +96,7 @@ pub async fn purge_all(store: &Store, default: Duration, now: Millis) -> StoreRe
 }
 
 /// Purges every hour until `stopping` turns true.
-pub async fn run(store: Store, default: Duration, mut stopping: watch::Receiver<bool>) {
+pub async fn run(store: Store, settings: RetentionSettings, mut stopping: watch::Receiver<bool>) {
     let mut wait = FIRST_PURGE_AFTER;
     loop {
         tokio::select! {
@@ -67,7 +104,7 @@ pub async fn run(store: Store, default: Duration, mut stopping: watch::Receiver<
             () = tokio::time::sleep(wait) => {}
         }
         wait = PURGE_EVERY;
-        match purge_all(&store, default, now_ms()).await {
+        match purge_all(&store, &settings, now_ms()).await {
             Ok(purged) if purged != Purged::default() => tracing::info!(
                 deliveries = purged.deliveries,
                 events = purged.events,
