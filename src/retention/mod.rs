@@ -95,8 +95,13 @@ pub async fn purge_all(
     Ok(total)
 }
 
-/// Purges every hour until `stopping` turns true.
+/// The maintenance lease the purge runs under, so one node at a time purges (and exports).
+pub const PURGE_LEASE: &str = "purge";
+
+/// Purges every hour until `stopping` turns true, when this node holds the purge lease (on
+/// many nodes, one of them purges each hour).
 pub async fn run(store: Store, settings: RetentionSettings, mut stopping: watch::Receiver<bool>) {
+    let owner = crate::domain::random::token();
     let mut wait = FIRST_PURGE_AFTER;
     loop {
         tokio::select! {
@@ -104,7 +109,20 @@ pub async fn run(store: Store, settings: RetentionSettings, mut stopping: watch:
             () = tokio::time::sleep(wait) => {}
         }
         wait = PURGE_EVERY;
-        match purge_all(&store, &settings, now_ms()).await {
+        let now = now_ms();
+        let lease_until = now + PURGE_EVERY.as_millis() as i64;
+        match store
+            .claim_maintenance_lease(PURGE_LEASE, &owner, now, lease_until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "claiming the purge lease failed; trying again in an hour");
+                continue;
+            }
+        }
+        match purge_all(&store, &settings, now).await {
             Ok(purged) if purged != Purged::default() => tracing::info!(
                 deliveries = purged.deliveries,
                 events = purged.events,

@@ -107,6 +107,35 @@ impl Store {
         Ok(purged)
     }
 
+    /// Takes the lease on the chore `name` for `owner` until `until`, unless another owner
+    /// holds an unexpired one; whether `owner` holds it now.
+    pub async fn claim_maintenance_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Millis,
+        until: Millis,
+    ) -> StoreResult<bool> {
+        let held: Option<String> = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let held = sqlx::query_scalar(
+                "INSERT INTO maintenance_leases (name, owner, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                 WHERE maintenance_leases.expires_at <= $4 OR maintenance_leases.owner = excluded.owner
+                 RETURNING owner",
+            )
+            .bind(name)
+            .bind(owner)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            held
+        });
+        Ok(held.is_some())
+    }
+
     /// Message ids older than their window; they decide nothing any more.
     pub async fn purge_message_ids(&self, now: Millis) -> StoreResult<u64> {
         let mut total = 0;

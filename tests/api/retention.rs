@@ -367,3 +367,44 @@ async fn finished_deliveries_are_exported_as_gzip_json_lines_before_the_purge() 
     }
     assert_eq!(app.rows("deliveries").await, 0, "exported, then purged");
 }
+
+#[tokio::test]
+async fn one_node_at_a_time_holds_the_purge_lease() {
+    let app = TestApp::without_dispatcher().await;
+    let lease = biotz::retention::PURGE_LEASE;
+    let now = now_ms();
+    let hour = 3_600_000;
+    assert!(
+        app.store
+            .claim_maintenance_lease(lease, "node-a", now, now + hour)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !app.store
+            .claim_maintenance_lease(lease, "node-b", now, now + hour)
+            .await
+            .unwrap(),
+        "another node's unexpired lease"
+    );
+    assert!(
+        app.store
+            .claim_maintenance_lease(lease, "node-a", now + 1, now + hour)
+            .await
+            .unwrap(),
+        "renewed by its owner"
+    );
+    assert!(
+        app.store
+            .claim_maintenance_lease(lease, "node-b", now + hour, now + 2 * hour)
+            .await
+            .unwrap(),
+        "taken over once it expired"
+    );
+    assert!(
+        !app.store
+            .claim_maintenance_lease(lease, "node-a", now + hour, now + 2 * hour)
+            .await
+            .unwrap()
+    );
+}
