@@ -68,6 +68,16 @@ pub struct ServeArgs {
     pub dispatch: DispatchArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub mqtt: crate::ingest_mqtt::MqttArgs,
+    /// Purge finished messages, events, deliveries and attempts older than this (whole days;
+    /// each organization may set its own under Settings)
+    #[arg(long, env = "BIOTZ_RETAIN", default_value = crate::retention::DEFAULT_RETAIN)]
+    pub retain: String,
+    /// A directory where finished deliveries are exported (gzip JSON lines per day) before
+    /// they are purged, for the organizations that ask for it under Settings
+    #[arg(long, env = "BIOTZ_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
     /// The address the web UI and API listen on
     #[arg(long, env = "BIOTZ_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -128,6 +138,10 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub dispatcher: bool,
+    /// MQTT ingest, when `BIOTZ_MQTT_URL` is set.
+    pub mqtt: Option<crate::ingest_mqtt::MqttSettings>,
+    /// How long finished data is kept, and where it is exported first.
+    pub retention: crate::retention::RetentionSettings,
 }
 
 /// Long enough for one attempt plus the wait behind one round of the same webhook's others.
@@ -302,6 +316,16 @@ fn read_pem_bundle(path: &std::path::Path) -> Result<Vec<u8>, String> {
     Ok(pem)
 }
 
+/// The export directory exists (or can be made) and is a directory.
+fn check_export_dir(dir: &std::path::Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot make the directory {}: {e}", dir.display()))?;
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    Ok(dir.to_owned())
+}
+
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.trim().parse().map_err(|_| {
         format!("'{text}' is not an address to listen on; write IP:PORT such as 127.0.0.1:8080 or 0.0.0.0:8080")
@@ -352,16 +376,43 @@ impl ServeSettings {
         );
         let dispatch = parse_dispatch(&args.dispatch, &mut problems);
         let database = parse_database(&args.database, &mut problems);
+        let mqtt = crate::ingest_mqtt::settings::parse(&args.mqtt, listen.map_or(0, |l| l.port()))
+            .map_err(|mqtt_problems| problems.0.extend(mqtt_problems))
+            .ok()
+            .flatten();
+        let retain = problems.check(
+            "BIOTZ_RETAIN (--retain)",
+            crate::retention::parse_retain(&args.retain),
+        );
+        let export_dir = match &args.export_dir {
+            None => Some(None),
+            Some(dir) => problems.check(
+                "BIOTZ_EXPORT_DIR (--export-dir)",
+                check_export_dir(dir).map(Some),
+            ),
+        };
         if !problems.0.is_empty() {
             return Err(ConfigError(problems.0));
         }
-        match (database, dispatch, listen, public_url) {
-            (Some(database), Some(dispatch), Some(listen), Some(public_url)) => Ok(Self {
+        match (database, dispatch, listen, public_url, retain, export_dir) {
+            (
+                Some(database),
+                Some(dispatch),
+                Some(listen),
+                Some(public_url),
+                Some(retain),
+                Some(export_dir),
+            ) => Ok(Self {
                 database,
                 dispatch,
                 listen,
                 public_url,
                 dispatcher: !args.no_dispatcher,
+                mqtt,
+                retention: crate::retention::RetentionSettings {
+                    default: retain,
+                    export_dir,
+                },
             }),
             _ => Err(ConfigError(vec![
                 "the configuration could not be read".into(),
@@ -436,6 +487,12 @@ mod tests {
             log: LogArgs {
                 log_format: "xml".into(),
             },
+            mqtt: crate::ingest_mqtt::MqttArgs {
+                mqtt_url: Some("amqp://broker".into()),
+                ..Default::default()
+            },
+            retain: "36h".into(),
+            export_dir: None,
             listen: "nowhere".into(),
             public_url: None,
             no_dispatcher: false,
@@ -449,6 +506,8 @@ mod tests {
             "BIOTZ_LOG_FORMAT",
             "openssl rand -hex 32",
             "BIOTZ_LEASE",
+            "BIOTZ_MQTT_URL",
+            "BIOTZ_RETAIN",
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }

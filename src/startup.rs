@@ -28,6 +28,16 @@ pub struct Application {
     port: u16,
     setup_link: Option<String>,
     dispatcher: Option<(Arc<Dispatcher>, Duration)>,
+    mqtt: Option<MqttIngest>,
+    retention: crate::retention::RetentionSettings,
+}
+
+/// MQTT ingest, started with the server.
+struct MqttIngest {
+    settings: crate::ingest_mqtt::MqttSettings,
+    extra_ca_certs: Option<Vec<u8>>,
+    pipeline: Arc<crate::ingest_mqtt::Pipeline>,
+    status: Arc<crate::ingest_mqtt::MqttStatus>,
 }
 
 /// How long a stopping dispatcher waits for the attempts in flight before giving their leases back.
@@ -79,22 +89,39 @@ impl Application {
         } else {
             None
         };
+        let schemas: Arc<crate::alarms::schemas::SchemaCache> = Default::default();
+        let lookups: Arc<crate::alarms::ingest::Lookups> = Default::default();
+        let writer = crate::alarms::ingest::IngestWriter::spawn(
+            store.clone(),
+            dispatcher
+                .as_ref()
+                .map(|(dispatcher, _)| Handoff::new(dispatcher.clone())),
+        );
+        let mqtt = settings.mqtt.clone().map(|mqtt| MqttIngest {
+            settings: mqtt,
+            extra_ca_certs: settings.dispatch.extra_ca_certs.clone(),
+            pipeline: Arc::new(crate::ingest_mqtt::Pipeline {
+                store: store.clone(),
+                schemas: schemas.clone(),
+                lookups: lookups.clone(),
+                writer: writer.clone(),
+            }),
+            status: Default::default(),
+        });
         let state = AppState {
             store: store.clone(),
             web: Arc::new(WebSettings {
                 secure_cookies: public_url.starts_with("https://"),
                 public_url,
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
+                default_retain: settings.retention.default,
+                export_dir: settings.retention.export_dir.is_some(),
             }),
-            schemas: Default::default(),
-            ingest: crate::alarms::ingest::IngestWriter::spawn(
-                store.clone(),
-                dispatcher
-                    .as_ref()
-                    .map(|(dispatcher, _)| Handoff::new(dispatcher.clone())),
-            ),
-            lookups: Default::default(),
+            schemas,
+            ingest: writer,
+            lookups,
             metrics,
+            mqtt: mqtt.as_ref().map(|m| m.status.clone()),
         };
         Ok(Self {
             listener,
@@ -103,6 +130,8 @@ impl Application {
             port,
             setup_link,
             dispatcher,
+            mqtt,
+            retention: settings.retention.clone(),
         })
     }
 
@@ -128,7 +157,21 @@ impl Application {
         let (stop, stopping) = watch::channel(false);
         let dispatcher = self
             .dispatcher
-            .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping, grace)));
+            .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping.clone(), grace)));
+        let purger = tokio::spawn(crate::retention::run(
+            self.store.clone(),
+            self.retention,
+            stopping.clone(),
+        ));
+        let mqtt = self.mqtt.map(|m| {
+            tokio::spawn(crate::ingest_mqtt::run(
+                m.settings,
+                m.extra_ca_certs,
+                m.pipeline,
+                m.status,
+                stopping,
+            ))
+        });
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
@@ -141,6 +184,16 @@ impl Application {
             .context("serving HTTP");
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
+        }
+        let _ = purger.await;
+        if let Some(mqtt) = mqtt {
+            match mqtt.await {
+                Ok(Err(error)) => {
+                    tracing::error!(error = format!("{error:#}"), "MQTT ingest failed")
+                }
+                Err(error) => tracing::error!(%error, "MQTT ingest stopped abnormally"),
+                Ok(Ok(())) => {}
+            }
         }
         self.store.close().await;
         served

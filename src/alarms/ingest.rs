@@ -12,6 +12,7 @@ use super::cache::TtlCache;
 use super::schemas::{SchemaCache, Violation};
 use crate::dispatch::Handoff;
 use crate::domain::DeviceTypeId;
+use crate::domain::message_key::MessageKey;
 use crate::store::{Device, Ingested, LeaseOffer, MessageType, NewMessage, Store, StoreError};
 
 /// The largest message body accepted.
@@ -25,6 +26,9 @@ const BATCH: usize = 256;
 pub struct IngestInput {
     pub message_type: String,
     pub payload: Value,
+    /// The device's own id for the message (see `MessageKey`).
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,8 @@ pub enum IngestError {
     UnknownMessageType { name: String, known: Vec<String> },
     #[error("the payload does not match the message type's schema")]
     Violations(Vec<Violation>),
+    #[error("{0}")]
+    InvalidMessageId(String),
     /// The device was deleted, or its token replaced, while the message was on its way.
     #[error("the device's token is no longer valid")]
     TokenRevoked,
@@ -46,6 +52,7 @@ struct Job {
     token_hash: String,
     message_type: MessageType,
     payload: Value,
+    key: Option<MessageKey>,
     reply: oneshot::Sender<Result<Option<Ingested>, String>>,
 }
 
@@ -71,6 +78,7 @@ impl IngestWriter {
                         token_hash: &job.token_hash,
                         message_type: &job.message_type,
                         payload: &job.payload,
+                        key: job.key.as_ref(),
                     })
                     .collect();
                 let mut slots = handoff.as_ref().map(Handoff::batch);
@@ -180,6 +188,12 @@ pub async fn ingest(
     token_hash: String,
     input: IngestInput,
 ) -> Result<Ingested, IngestError> {
+    let key = input
+        .id
+        .as_deref()
+        .map(MessageKey::parse)
+        .transpose()
+        .map_err(IngestError::InvalidMessageId)?;
     let name = input.message_type.trim();
     let Some(message_type) = lookups.message_type(store, &device, name).await? else {
         let device_type = store
@@ -204,6 +218,7 @@ pub async fn ingest(
         token_hash,
         message_type,
         payload: input.payload,
+        key,
         reply,
     };
     writer.write(job, answer).await

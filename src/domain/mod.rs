@@ -4,6 +4,7 @@ pub mod alarm;
 pub mod device;
 pub mod event;
 pub mod ids;
+pub mod message_key;
 pub mod random;
 pub mod time;
 pub mod validation;

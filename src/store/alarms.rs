@@ -10,12 +10,14 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::idempotency::{ClaimKeys, KeyClaim};
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{
     Claimed, Delivery, LeaseOffer, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db,
     placeholders,
 };
 use crate::domain::event::AlarmEvent;
+use crate::domain::message_key::MessageKey;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
     AlarmId, DeliveryId, DeviceId, DeviceTypeId, EventId, MessageId, MessageTypeId, OrgId,
@@ -30,6 +32,8 @@ pub struct NewMessage<'a> {
     pub token_hash: &'a str,
     pub message_type: &'a MessageType,
     pub payload: &'a Value,
+    /// The device's own id for the message, if it sent one.
+    pub key: Option<&'a MessageKey>,
 }
 
 /// Messages per multi-row INSERT (5 parameters each).
@@ -41,6 +45,20 @@ pub struct Ingested {
     pub id: MessageId,
     /// The events the message caused (alarms raised or cleared), in trigger order.
     pub events: Vec<EventId>,
+    /// The device sent this message id before: `id` is the original message's, and nothing
+    /// was stored or evaluated.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+impl Ingested {
+    fn duplicate(original: MessageId) -> Self {
+        Self {
+            id: original,
+            events: Vec::new(),
+            duplicate: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -147,7 +165,7 @@ impl Store {
             }
             let tokens: Vec<(DeviceId, String)> = query.fetch_all(&mut *tx).await?;
             // Each accepted message's id; None for a device that lost its token meanwhile.
-            let ids: Vec<Option<MessageId>> = messages
+            let mut ids: Vec<Option<MessageId>> = messages
                 .iter()
                 .map(|m| {
                     tokens
@@ -156,6 +174,13 @@ impl Store {
                         .then(MessageId::generate)
                 })
                 .collect();
+            let claims = messages.iter().zip(&ids).enumerate().filter_map(|(index, (m, id))| {
+                Some(KeyClaim { index, device: &m.device.id, key: m.key?, message_id: id.as_ref()? })
+            }).collect();
+            let mut originals: HashMap<usize, MessageId> = tx.claim_keys(claims, now).await?.into_iter().collect();
+            for index in originals.keys() {
+                ids[*index] = None;
+            }
             let accepted: Vec<(&NewMessage<'_>, &MessageId)> =
                 messages.iter().zip(&ids).filter_map(|(m, id)| id.as_ref().map(|id| (m, id))).collect();
             for chunk in accepted.chunks(MESSAGES_PER_INSERT) {
@@ -209,9 +234,9 @@ impl Store {
             let mut new_events = Vec::new();
             let mut new_deliveries = Vec::new();
             let mut results = Vec::with_capacity(messages.len());
-            for (message, id) in messages.iter().zip(&ids) {
+            for (index, (message, id)) in messages.iter().zip(&ids).enumerate() {
                 let Some(message_id) = id else {
-                    results.push(None);
+                    results.push(originals.remove(&index).map(Ingested::duplicate));
                     continue;
                 };
                 let (device, message_type, payload) = (message.device, message.message_type, message.payload);
@@ -317,7 +342,7 @@ impl Store {
                     }
                     events.push(event_id);
                 }
-                results.push(Some(Ingested { id: message_id.clone(), events }));
+                results.push(Some(Ingested { id: message_id.clone(), events, duplicate: false }));
             }
             for chunk in new_events.chunks(MESSAGES_PER_INSERT) {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_events_sql(chunk.len())));

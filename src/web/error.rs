@@ -155,6 +155,7 @@ impl From<IngestError> for AppError {
                 },
             ),
             IngestError::Violations(violations) => Self::SchemaViolation(violations),
+            IngestError::InvalidMessageId(message) => Self::validation("id", message),
             IngestError::TokenRevoked => Self::Unauthorized(
                 "This ingest token is no longer valid: the device was deleted or its token regenerated.".into(),
             ),

@@ -1,4 +1,5 @@
-//! `/healthz`: the process answers. `/readyz`: and its database is reachable and migrated.
+//! `/healthz`: the process answers. `/readyz`: and its database is reachable and migrated, and
+//! its MQTT broker connected when MQTT ingest is on.
 
 use axum::Router;
 use axum::extract::State;
@@ -27,7 +28,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
                     header::CONTENT_TYPE,
                     "text/plain; version=0.0.4; charset=utf-8",
                 )],
-                state.metrics.render(pending, age),
+                state.metrics.render(pending, age)
+                    + &state.mqtt.as_ref().map(|m| m.render()).unwrap_or_default(),
             )
                 .into_response()
         }
@@ -43,6 +45,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.mqtt.as_ref().is_some_and(|mqtt| !mqtt.is_connected()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the MQTT broker (BIOTZ_MQTT_URL) is unreachable; reconnecting\n",
+        );
+    }
     if state.store.is_ready().await {
         (StatusCode::OK, "ready\n")
     } else {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub ingest: IngestWriter,
     pub lookups: Arc<Lookups>,
     pub metrics: Arc<Metrics>,
+    /// The MQTT broker connection, when MQTT ingest is on.
+    pub mqtt: Option<Arc<crate::ingest_mqtt::MqttStatus>>,
 }
 
 pub struct WebSettings {
@@ -46,6 +48,10 @@ pub struct WebSettings {
     pub public_url: String,
     /// Failed sign-ins per email and per client address.
     pub sign_in_limiter: RateLimiter,
+    /// `BIOTZ_RETAIN`: how long finished data is kept where an organization sets nothing.
+    pub default_retain: std::time::Duration,
+    /// Whether `BIOTZ_EXPORT_DIR` is set, so organizations may export before purging.
+    pub export_dir: bool,
 }
 
 pub fn router(state: AppState) -> Router {

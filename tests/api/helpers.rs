@@ -138,6 +138,8 @@ fn node_settings(database: &TestDatabase, master_key_hex: &str) -> ServeSettings
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1".into(),
         dispatcher: true,
+        mqtt: None,
+        retention: Default::default(),
     }
 }
 
@@ -179,7 +181,16 @@ impl TestApp {
     /// A second `serve` node on the same database and master key, as a scaled-out deployment
     /// runs one; its address and the setup link it printed. It stops when the test ends.
     pub async fn another_node(&self) -> (String, Option<String>) {
-        let settings = node_settings(&self.database, &self.master_key_hex);
+        self.another_node_with(|_| {}).await
+    }
+
+    /// A second node, after `adjust` has changed its settings.
+    pub async fn another_node_with(
+        &self,
+        adjust: impl FnOnce(&mut ServeSettings),
+    ) -> (String, Option<String>) {
+        let mut settings = node_settings(&self.database, &self.master_key_hex);
+        adjust(&mut settings);
         let app = Application::build(settings)
             .await
             .expect("the second node starts");

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0 against a fresh database per test (SQLite, or
 //! PostgreSQL when TEST_DATABASE_URL is set), driven over HTTP.
 
+mod db;
 mod helpers;
 mod receiver;
 
@@ -12,8 +13,11 @@ mod devices;
 mod dispatch;
 mod handoff;
 mod health;
+mod idempotency;
+mod mqtt;
 mod openapi;
 mod processes;
+mod retention;
 mod setup_ui;
 mod tenancy;
 mod tokens;

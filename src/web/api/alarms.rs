@@ -2,7 +2,7 @@
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -59,8 +59,10 @@ impl FromRequestParts<AppState> for DeviceCaller {
 async fn ingest(
     State(state): State<AppState>,
     DeviceCaller(device, hash): DeviceCaller,
-    ApiJson(body): ApiJson<IngestInput>,
+    headers: HeaderMap,
+    ApiJson(mut body): ApiJson<IngestInput>,
 ) -> AppResult<(StatusCode, Json<Ingested>)> {
+    body.id = message_id(&headers, body.id)?;
     let ingested = ingest::ingest(
         &state.store,
         &state.schemas,
@@ -71,8 +73,35 @@ async fn ingest(
         body,
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(ingested)))
+    let status = if ingested.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(ingested)))
 }
+
+/// The message id from `Idempotency-Key` or the body's `id`; both may be sent if they agree.
+fn message_id(headers: &HeaderMap, in_body: Option<String>) -> AppResult<Option<String>> {
+    let Some(header) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(in_body);
+    };
+    let header = header.to_str().map_err(|_| {
+        AppError::validation(
+            "id",
+            "The Idempotency-Key header is not readable text; use printable ASCII characters.",
+        )
+    })?;
+    match in_body {
+        Some(id) if id != header => Err(AppError::validation(
+            "id",
+            "The body's id and the Idempotency-Key header differ; send one of them, or the same value in both.",
+        )),
+        _ => Ok(Some(header.to_owned())),
+    }
+}
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 async fn alarms(
     State(state): State<AppState>,

@@ -6,6 +6,7 @@ mod auth;
 mod deliveries;
 mod device_types;
 mod devices;
+mod settings;
 mod sparkline;
 mod tokens;
 mod triggers;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(devices::router())
         .merge(triggers::router())
         .merge(alarms::router())
+        .merge(settings::router())
 }
 
 pub fn asset(name: &str) -> String {
@@ -75,6 +77,7 @@ const SECTIONS: &[(&str, &[NavItem])] = &[
             item("deliveries", "Deliveries", "/deliveries"),
         ],
     ),
+    ("Organization", &[item("settings", "Settings", "/settings")]),
 ];
 
 /// What the shared layout (`base.html`) needs on every signed-in page.

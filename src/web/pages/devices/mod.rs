@@ -112,6 +112,8 @@ struct MessageView {
 struct ShowPage {
     layout: Layout,
     device: Device,
+    /// The last message that could not be ingested (over MQTT), and when.
+    last_error: Option<(String, Millis)>,
     messages: Vec<MessageView>,
     pager: Pager,
 }
@@ -130,7 +132,9 @@ async fn show(
             .store
             .recent_messages(user.org(), &id, &page_of)
             .await?;
+        let last_error = state.store.device_last_error(user.org(), &id).await?;
         Ok(render(&ShowPage {
+            last_error,
             layout: Layout::new(&user, device.name.clone(), "devices"),
             pager: Pager::new(
                 &format!("/devices/{id}"),

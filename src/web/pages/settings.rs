@@ -1,0 +1,125 @@
+//! Organization → Settings: how long finished data is kept (retention).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::{Layout, page, redirect_with_flash, render_with};
+use crate::domain::FieldErrors;
+use crate::retention::{format_retain, parse_retain};
+use crate::web::AppState;
+use crate::web::error::AppResult;
+use crate::web::extract::{CsrfForm, SignedIn};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/settings", get(show).post(save))
+}
+
+#[derive(Template)]
+#[template(path = "settings/show.html")]
+struct SettingsPage {
+    layout: Layout,
+    /// The organization's own period as typed, or empty for the server's.
+    retain: String,
+    default_retain: String,
+    /// Export finished deliveries before they are purged.
+    export: bool,
+    /// The server has an export directory, so exporting can be chosen.
+    can_export: bool,
+    errors: FieldErrors,
+}
+
+/// The form's values, as saved or as typed.
+struct Values {
+    retain: String,
+    export: bool,
+}
+
+async fn render_settings(
+    state: &AppState,
+    user: &SignedIn,
+    status: StatusCode,
+    typed: Option<Values>,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let values = match typed {
+        Some(values) => values,
+        None => {
+            let (retain_ms, export) = state.store.org_retention(user.org()).await?;
+            Values {
+                retain: retain_ms
+                    .map(|ms| format_retain(std::time::Duration::from_millis(ms.max(0) as u64)))
+                    .unwrap_or_default(),
+                export,
+            }
+        }
+    };
+    Ok(render_with(
+        status,
+        &SettingsPage {
+            layout: Layout::new(user, "Settings", "settings"),
+            retain: values.retain,
+            default_retain: format_retain(state.web.default_retain),
+            export: values.export,
+            can_export: state.web.export_dir,
+            errors,
+        },
+    ))
+}
+
+async fn show(State(state): State<AppState>, user: SignedIn) -> Response {
+    let result = render_settings(&state, &user, StatusCode::OK, None, FieldErrors::new()).await;
+    page(&user, result)
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    retain: String,
+    /// A checkbox: present (`on`) when ticked.
+    export: Option<String>,
+}
+
+async fn save(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm { user, form }: CsrfForm<SettingsForm>,
+) -> Response {
+    let result = async {
+        let mut errors = FieldErrors::new();
+        let typed = form.retain.trim();
+        let retain = if typed.is_empty() {
+            Some(None)
+        } else {
+            errors
+                .check("retain", parse_retain(typed))
+                .map(|retain| Some(retain.as_millis() as i64))
+        };
+        let export = form.export.is_some();
+        if export && !state.web.export_dir {
+            errors.add(
+                "export",
+                "This server has no export directory; ask its operator to set BIOTZ_EXPORT_DIR, then tick this again.",
+            );
+        }
+        let Some(retain) = retain.filter(|_| errors.is_empty()) else {
+            let typed = Values {
+                retain: form.retain.clone(),
+                export,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_settings(&state, &user, status, Some(typed), errors).await;
+        };
+        state
+            .store
+            .set_org_retention(user.org(), retain, export)
+            .await?;
+        Ok(redirect_with_flash(&state, jar, "/settings", "Settings saved."))
+    }
+    .await;
+    page(&user, result)
+}
