@@ -5,6 +5,7 @@ pub mod device;
 pub mod event;
 pub mod ids;
 pub mod random;
+pub mod text;
 pub mod time;
 pub mod validation;
 pub mod webhook;

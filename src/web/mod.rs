@@ -5,6 +5,7 @@ mod assets;
 pub mod error;
 pub mod extract;
 mod health;
+mod nul;
 pub mod pages;
 mod rate_limit;
 pub mod session;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(pages::router())
         .fallback(pages::not_found)
+        .layer(middleware::from_fn(nul::refuse_in_query))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

@@ -11,6 +11,7 @@ mod deliveries_ui;
 mod devices;
 mod dispatch;
 mod health;
+mod nul_bytes;
 mod openapi;
 mod processes;
 mod setup_ui;
