@@ -82,6 +82,7 @@ impl Application {
                 secure_cookies: public_url.starts_with("https://"),
                 public_url,
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
+                cookie_key: web::session::CookieKey::derive(store.master_key()),
             }),
             schemas: Default::default(),
             ingest: crate::alarms::ingest::IngestWriter::spawn(store.clone()),

@@ -102,7 +102,7 @@ impl FromRequestParts<AppState> for SignedIn {
         match session::load(&jar, state).await {
             Ok(Some(session)) => Ok(Self {
                 session,
-                flash: session::flash(&jar),
+                flash: session::flash(&jar, &state.web),
             }),
             Ok(None) => {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());

@@ -9,6 +9,7 @@ mod nul;
 pub mod pages;
 mod rate_limit;
 pub mod session;
+mod signed;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct WebSettings {
     pub public_url: String,
     /// Failed sign-ins per email and per client address.
     pub sign_in_limiter: RateLimiter,
+    /// Signs the double-submit CSRF and flash cookies.
+    pub cookie_key: session::CookieKey,
 }
 
 pub fn router(state: AppState) -> Router {

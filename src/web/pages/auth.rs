@@ -61,8 +61,8 @@ async fn login_page(
     if matches!(session::load(&jar, &state).await, Ok(Some(_))) {
         return Redirect::to(&safe_next(query.next.as_deref())).into_response();
     }
-    let flash = session::flash(&jar);
-    let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+    let flash = session::flash(&jar, &state.web);
+    let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
     let page = LoginPage {
         title: "Sign in",
         csrf,
@@ -88,7 +88,11 @@ async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !session::anonymous_csrf_matches(&jar, form_field(&body, session::CSRF_FIELD).as_deref()) {
+    if !session::anonymous_csrf_matches(
+        &jar,
+        &state.web,
+        form_field(&body, session::CSRF_FIELD).as_deref(),
+    ) {
         return super::error_page(None, AppError::Csrf);
     }
     let form: LoginForm = match parse_form(&body) {
@@ -101,7 +105,7 @@ async fn login(
     let limited = keys
         .iter()
         .find_map(|key| state.web.sign_in_limiter.check(key).err());
-    let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+    let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
     let retry = |error: String, status: StatusCode| {
         let page = LoginPage {
             title: "Sign in",
@@ -200,7 +204,7 @@ async fn setup_page(
         Ok(false) => return setup_link_invalid(),
         Err(error) => return super::error_page(None, error.into()),
     }
-    let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+    let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
     let page = SetupPage {
         title: "Set up",
         token,
@@ -226,7 +230,11 @@ async fn setup(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !session::anonymous_csrf_matches(&jar, form_field(&body, session::CSRF_FIELD).as_deref()) {
+    if !session::anonymous_csrf_matches(
+        &jar,
+        &state.web,
+        form_field(&body, session::CSRF_FIELD).as_deref(),
+    ) {
         return super::error_page(None, AppError::Csrf);
     }
     let form: SetupForm = match parse_form(&body) {
@@ -242,7 +250,7 @@ async fn setup(
     let account = match checked {
         Ok(account) => account,
         Err(errors) => {
-            let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+            let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
             let page = SetupPage {
                 title: "Set up",
                 token,
