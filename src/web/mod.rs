@@ -2,6 +2,7 @@
 
 pub mod api;
 mod assets;
+mod drain;
 pub mod error;
 pub mod extract;
 mod health;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(nul::refuse_in_query))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(middleware::from_fn(drain::drain_unread_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -14,6 +14,7 @@ mod dispatch;
 mod health;
 mod nul_bytes;
 mod openapi;
+mod oversized;
 mod processes;
 mod setup_ui;
 mod tenancy;
