@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// The URL users reach this server at (for printed links, and `Secure` cookies when https)
     #[arg(long, env = "BIOTZ_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Comma-separated CIDRs of the reverse proxies in front; only from these are
+    /// X-Forwarded-For and Forwarded believed when counting failed sign-ins per client
+    #[arg(long, env = "BIOTZ_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     /// Serve the UI and API only; leave delivery to `biotz worker` processes
     #[arg(long)]
     pub no_dispatcher: bool,
@@ -128,6 +132,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub dispatcher: bool,
+    /// Peers whose forwarded headers name the client (`BIOTZ_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Long enough for one attempt plus the wait behind one round of the same webhook's others.
@@ -352,16 +358,27 @@ impl ServeSettings {
         );
         let dispatch = parse_dispatch(&args.dispatch, &mut problems);
         let database = parse_database(&args.database, &mut problems);
+        let trusted_proxies = problems.check(
+            "BIOTZ_TRUSTED_PROXIES (--trusted-proxies)",
+            parse_cidrs(&args.trusted_proxies),
+        );
         if !problems.0.is_empty() {
             return Err(ConfigError(problems.0));
         }
-        match (database, dispatch, listen, public_url) {
-            (Some(database), Some(dispatch), Some(listen), Some(public_url)) => Ok(Self {
+        match (database, dispatch, listen, public_url, trusted_proxies) {
+            (
+                Some(database),
+                Some(dispatch),
+                Some(listen),
+                Some(public_url),
+                Some(trusted_proxies),
+            ) => Ok(Self {
                 database,
                 dispatch,
                 listen,
                 public_url,
                 dispatcher: !args.no_dispatcher,
+                trusted_proxies,
             }),
             _ => Err(ConfigError(vec![
                 "the configuration could not be read".into(),
@@ -438,6 +455,7 @@ mod tests {
             },
             listen: "nowhere".into(),
             public_url: None,
+            trusted_proxies: "10.0.0.0/8, proxy".into(),
             no_dispatcher: false,
             demo: false,
         };
@@ -449,6 +467,7 @@ mod tests {
             "BIOTZ_LOG_FORMAT",
             "openssl rand -hex 32",
             "BIOTZ_LEASE",
+            "BIOTZ_TRUSTED_PROXIES (--trusted-proxies): 'proxy' is not a CIDR",
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }

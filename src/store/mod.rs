@@ -14,6 +14,7 @@ mod devices;
 mod dispatch;
 mod page;
 mod postgres;
+mod sign_in;
 mod sqlite;
 mod triggers;
 pub mod ui_stats;

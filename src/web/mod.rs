@@ -8,7 +8,7 @@ pub mod extract;
 mod health;
 mod nul;
 pub mod pages;
-mod rate_limit;
+pub mod rate_limit;
 pub mod session;
 mod signed;
 
@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::trace::TraceLayer;
 
-pub use rate_limit::RateLimiter;
+pub use rate_limit::SignInLimiter;
 
 use crate::alarms::ingest::{IngestWriter, Lookups};
 use crate::alarms::schemas::SchemaCache;
@@ -47,8 +47,8 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// The address users reach the UI at, for links printed outside a request (the setup link).
     pub public_url: String,
-    /// Failed sign-ins per email and per client address.
-    pub sign_in_limiter: RateLimiter,
+    /// Failed sign-ins per client address and per account, shared through the database.
+    pub sign_in_limiter: SignInLimiter,
     /// Signs the double-submit CSRF and flash cookies.
     pub cookie_key: session::CookieKey,
 }

@@ -138,6 +138,7 @@ fn node_settings(database: &TestDatabase, master_key_hex: &str) -> ServeSettings
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1".into(),
         dispatcher: true,
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -17,6 +17,7 @@ mod openapi;
 mod oversized;
 mod processes;
 mod setup_ui;
+mod sign_in_limits;
 mod tenancy;
 mod tokens;
 mod triggers;

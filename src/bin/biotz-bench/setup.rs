@@ -110,6 +110,7 @@ pub fn serve_settings(database: DatabaseSettings, dispatch: DispatchSettings) ->
         listen: "127.0.0.1:0".parse().expect("an address"),
         public_url: "http://127.0.0.1".into(),
         dispatcher: true,
+        trusted_proxies: Vec::new(),
     }
 }
 
