@@ -8,6 +8,7 @@
 
 mod accounts;
 mod alarms;
+mod availability;
 mod bulk;
 mod deliveries;
 mod devices;

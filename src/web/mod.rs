@@ -2,6 +2,7 @@
 
 pub mod api;
 mod assets;
+mod availability;
 mod drain;
 pub mod error;
 pub mod extract;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(pages::router())
         .fallback(pages::not_found)
+        .layer(middleware::from_fn(availability::answer_in_time))
         .layer(middleware::from_fn(nul::refuse_in_query))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

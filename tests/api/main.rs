@@ -8,6 +8,7 @@ mod accounts;
 mod alarms;
 mod cli;
 mod cookies;
+mod database_away;
 mod deliveries_ui;
 mod devices;
 mod dispatch;
