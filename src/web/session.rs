@@ -153,3 +153,65 @@ pub fn clear_flash_header() -> String {
         .build()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum_extra::extract::CookieJar;
+    use axum_extra::extract::cookie::Cookie;
+
+    use super::*;
+    use crate::crypto::MasterKey;
+    use crate::web::SignInLimiter;
+
+    fn settings() -> WebSettings {
+        WebSettings {
+            secure_cookies: false,
+            public_url: "http://127.0.0.1".into(),
+            sign_in_limiter: SignInLimiter::new(10, Duration::from_secs(60), Vec::new()),
+            cookie_key: CookieKey::derive(&MasterKey::generate()),
+        }
+    }
+
+    fn jar_with(name: &'static str, value: String) -> CookieJar {
+        CookieJar::new().add(Cookie::new(name, value))
+    }
+
+    #[test]
+    fn an_expired_double_submit_token_is_refused() {
+        let web = settings();
+        let token = "t".repeat(43);
+        let signed = |expires: Millis| {
+            let value = web
+                .cookie_key
+                .sign(ANONYMOUS_CSRF_COOKIE, &format!("{token}.{expires}"));
+            jar_with(ANONYMOUS_CSRF_COOKIE, value)
+        };
+        assert!(anonymous_csrf_matches(
+            &signed(now_ms() + 60_000),
+            &web,
+            Some(&token)
+        ));
+        assert!(!anonymous_csrf_matches(
+            &signed(now_ms() - 1),
+            &web,
+            Some(&token)
+        ));
+        let (renewed, fresh) = anonymous_csrf(signed(now_ms() + 60_000), &web);
+        assert_ne!(fresh, token, "a token about to expire is replaced");
+        assert!(anonymous_csrf_matches(&renewed, &web, Some(&fresh)));
+    }
+
+    #[test]
+    fn a_flash_is_bound_to_its_session() {
+        let web = settings();
+        let signed_in = jar_with(SESSION_COOKIE, "session-a".into());
+        let left = with_flash(signed_in, "Saved.", &web);
+        assert_eq!(flash(&left, &web).as_deref(), Some("Saved."));
+        let value = left.get(FLASH_COOKIE).unwrap().value().to_owned();
+        let elsewhere =
+            jar_with(SESSION_COOKIE, "session-b".into()).add(Cookie::new(FLASH_COOKIE, value));
+        assert_eq!(flash(&elsewhere, &web), None);
+    }
+}
