@@ -2,7 +2,7 @@
 //! `ANSWER_WITHIN` (the database is unreachable or locked; nothing else here is that slow)
 //! answers 503 `database_unavailable` with `Retry-After`, as a JSON error under `/api/` and a
 //! page elsewhere. The work is dropped: its transaction, if any, rolls back. Sign-in and setup
-//! (password hashing) and assets are left alone.
+//! hash a password first, so they get `HASHING_WITHIN`; assets and `/healthz` are left alone.
 
 use std::time::Duration;
 
@@ -14,19 +14,25 @@ use axum::response::{IntoResponse, Response};
 use super::error::{AppError, RETRY_AFTER_SECONDS};
 
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(1800);
+pub const HASHING_WITHIN: Duration = Duration::from_secs(5);
 
-fn is_exempt(method: &Method, path: &str) -> bool {
-    path.starts_with("/static/")
-        || path == "/healthz"
-        || (method == Method::POST && (path == "/login" || path.starts_with("/setup/")))
+/// How long a request may take, if it is bounded at all.
+fn bound(method: &Method, path: &str) -> Option<Duration> {
+    if path.starts_with("/static/") || path == "/healthz" {
+        None
+    } else if method == Method::POST && (path == "/login" || path.starts_with("/setup/")) {
+        Some(HASHING_WITHIN)
+    } else {
+        Some(ANSWER_WITHIN)
+    }
 }
 
 pub async fn answer_in_time(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if is_exempt(request.method(), &path) {
+    let Some(bound) = bound(request.method(), &path) else {
         return next.run(request).await;
-    }
-    match tokio::time::timeout(ANSWER_WITHIN, next.run(request)).await {
+    };
+    match tokio::time::timeout(bound, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(path, "no answer in time; the database is taken to be away");
