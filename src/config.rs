@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// The URL users reach this server at (for printed links, and `Secure` cookies when https)
     #[arg(long, env = "BIOTZ_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Comma-separated CIDRs of the reverse proxies in front; only from these are
+    /// X-Forwarded-For and Forwarded believed when counting failed sign-ins per client
+    #[arg(long, env = "BIOTZ_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     /// Serve the UI and API only; leave delivery to `biotz worker` processes
     #[arg(long)]
     pub no_dispatcher: bool,
@@ -142,6 +146,8 @@ pub struct ServeSettings {
     pub mqtt: Option<crate::ingest_mqtt::MqttSettings>,
     /// How long finished data is kept, and where it is exported first.
     pub retention: crate::retention::RetentionSettings,
+    /// Peers whose forwarded headers name the client (`BIOTZ_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Long enough for one attempt plus the wait behind one round of the same webhook's others.
@@ -391,10 +397,22 @@ impl ServeSettings {
                 check_export_dir(dir).map(Some),
             ),
         };
+        let trusted_proxies = problems.check(
+            "BIOTZ_TRUSTED_PROXIES (--trusted-proxies)",
+            parse_cidrs(&args.trusted_proxies),
+        );
         if !problems.0.is_empty() {
             return Err(ConfigError(problems.0));
         }
-        match (database, dispatch, listen, public_url, retain, export_dir) {
+        match (
+            database,
+            dispatch,
+            listen,
+            public_url,
+            retain,
+            export_dir,
+            trusted_proxies,
+        ) {
             (
                 Some(database),
                 Some(dispatch),
@@ -402,6 +420,7 @@ impl ServeSettings {
                 Some(public_url),
                 Some(retain),
                 Some(export_dir),
+                Some(trusted_proxies),
             ) => Ok(Self {
                 database,
                 dispatch,
@@ -413,6 +432,7 @@ impl ServeSettings {
                     default: retain,
                     export_dir,
                 },
+                trusted_proxies,
             }),
             _ => Err(ConfigError(vec![
                 "the configuration could not be read".into(),
@@ -495,6 +515,7 @@ mod tests {
             export_dir: None,
             listen: "nowhere".into(),
             public_url: None,
+            trusted_proxies: "10.0.0.0/8, proxy".into(),
             no_dispatcher: false,
             demo: false,
         };
@@ -508,6 +529,7 @@ mod tests {
             "BIOTZ_LEASE",
             "BIOTZ_MQTT_URL",
             "BIOTZ_RETAIN",
+            "BIOTZ_TRUSTED_PROXIES (--trusted-proxies): 'proxy' is not a CIDR",
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }

@@ -74,6 +74,16 @@ impl MasterKey {
         }
     }
 
+    /// A key for another purpose, derived as HMAC-SHA256(master key, `purpose`): knowing it
+    /// reveals nothing of the master key or of keys for other purposes.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, KeyInit as _, Mac};
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&Key::from(self.0))
     }

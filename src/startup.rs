@@ -17,7 +17,7 @@ use crate::dispatch::{Dispatcher, Handoff};
 use crate::domain::random;
 use crate::domain::time::now_ms;
 use crate::store::{Store, token_hash};
-use crate::web::{self, AppState, RateLimiter, WebSettings};
+use crate::web::{self, AppState, SignInLimiter, WebSettings};
 
 const SETUP_LINK_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 
@@ -113,9 +113,14 @@ impl Application {
             web: Arc::new(WebSettings {
                 secure_cookies: public_url.starts_with("https://"),
                 public_url,
-                sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
                 default_retain: settings.retention.default,
                 export_dir: settings.retention.export_dir.is_some(),
+                sign_in_limiter: SignInLimiter::new(
+                    10,
+                    Duration::from_secs(15 * 60),
+                    settings.trusted_proxies.clone(),
+                ),
+                cookie_key: web::session::CookieKey::derive(store.master_key()),
             }),
             schemas,
             ingest: writer,
@@ -175,7 +180,10 @@ impl Application {
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let served = axum::serve(listener, self.router)
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);

@@ -3,7 +3,7 @@
 use crate::domain::device::parse_device_name;
 use crate::domain::{DeviceId, DeviceTypeId, FieldErrors, OrgId, random};
 use crate::error::Result;
-use crate::store::{Device, Store, token_hash};
+use crate::store::{Device, Store, StoreError, token_hash};
 
 pub const DEVICE_TOKEN_PREFIX: &str = "bdt_";
 
@@ -36,7 +36,18 @@ pub async fn create_device(
     let (token, hint) = new_device_token();
     let device = store
         .create_device(org, &device_type, &name, &token_hash(&token), &hint)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            // Another organization's device type reads exactly like one that exists nowhere.
+            StoreError::NotFound => FieldErrors::one(
+                "device_type_id",
+                format!(
+                    "Device type not found: {device_type}. Choose one from Setup → Device Types."
+                ),
+            )
+            .into(),
+            other => crate::error::Error::from(other),
+        })?;
     Ok((device, token))
 }
 

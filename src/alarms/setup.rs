@@ -265,7 +265,7 @@ async fn check_webhook_ids(store: &Store, org: &OrgId, ids: &[String]) -> Result
         Err(FieldErrors::one(
             "webhook_ids",
             format!(
-                "Not a webhook of your organization: {}. Choose webhooks from Developer Tools → Webhooks.",
+                "Webhook not found: {}. Choose webhooks from Developer Tools → Webhooks.",
                 unknown.join(", ")
             ),
         )
@@ -300,7 +300,7 @@ async fn write_webhooks(
             let gone: Vec<String> = gone.iter().map(ToString::to_string).collect();
             Err(FieldErrors::one(
                 "webhook_ids",
-                format!("Not a webhook of your organization: {}.", gone.join(", ")),
+                format!("Webhook not found: {}.", gone.join(", ")),
             )
             .into())
         }

@@ -59,7 +59,10 @@ impl AddressGuard {
 }
 
 /// Whether an address is globally reachable: not loopback, private, link-local, CGNAT, multicast,
-/// documentation, benchmarking, reserved or unspecified.
+/// documentation, benchmarking, reserved or unspecified. Every block of IANA's special-purpose
+/// registries is refused (a test checks them, `tests/data/iana-*.csv`), also the few the
+/// registries mark globally reachable: anycast services, DNS sinks and relays are never a
+/// webhook receiver.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -82,8 +85,11 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         (0xAC10_0000, 12), // 172.16.0.0/12 private
         (0xC000_0000, 24), // 192.0.0.0/24 IETF protocol assignments
         (0xC000_0200, 24), // 192.0.2.0/24 documentation
+        (0xC01F_C400, 24), // 192.31.196.0/24 AS112-v4 DNS sink
+        (0xC034_C100, 24), // 192.52.193.0/24 AMT relays
         (0xC058_6300, 24), // 192.88.99.0/24 6to4 relay
         (0xC0A8_0000, 16), // 192.168.0.0/16 private
+        (0xC0AF_3000, 24), // 192.175.48.0/24 AS112 direct delegation DNS sink
         (0xC612_0000, 15), // 198.18.0.0/15 benchmarking
         (0xC633_6400, 24), // 198.51.100.0/24 documentation
         (0xCB00_7100, 24), // 203.0.113.0/24 documentation
@@ -98,7 +104,8 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let segments = ip.segments();
-    let blocked = ip.is_unspecified()
+    let blocked = (segments[0] & 0xe000) != 0x2000 // outside 2000::/3, the only global unicast space
+        || ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (segments[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local
@@ -109,6 +116,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] == 0x0064 && segments[1] == 0xff9b) // 64:ff9b::/96 NAT64: an IPv4 in disguise
         || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // 100::/64 discard
         || segments[0] == 0x2002 // 2002::/16 6to4: an IPv4 in disguise
+        || (segments[0] == 0x3fff && segments[1] < 0x1000) // 3fff::/20 documentation
+        || segments[..3] == [0x2620, 0x004f, 0x8000] // 2620:4f:8000::/48 AS112 DNS sink
         || segments[..6] == [0; 6]; // ::/96, IPv4-compatible (deprecated)
     !blocked
 }
@@ -172,6 +181,67 @@ mod tests {
             "2002:a00:1::",
         ] {
             assert!(!is_public(ip(text)), "{text} should not be public");
+        }
+    }
+
+    /// First, middle and last address of every block in a registry copy.
+    fn registry_blocks(csv: &str) -> Vec<(String, Vec<IpAddr>)> {
+        csv.lines()
+            .skip(1)
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let block = line.split(',').next().unwrap();
+                let net: IpNet = block.parse().unwrap();
+                let (first, last) = (net.network(), net.broadcast());
+                let middle = match (first, last) {
+                    (IpAddr::V4(a), IpAddr::V4(b)) => {
+                        IpAddr::V4((u32::from(a) / 2 + u32::from(b) / 2).into())
+                    }
+                    (IpAddr::V6(a), IpAddr::V6(b)) => {
+                        IpAddr::V6((u128::from(a) / 2 + u128::from(b) / 2).into())
+                    }
+                    _ => unreachable!(),
+                };
+                (block.to_owned(), vec![first, middle, last])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_block_of_the_iana_special_purpose_registries_is_refused() {
+        let v4 = registry_blocks(include_str!(
+            "../../tests/data/iana-ipv4-special-registry.csv"
+        ));
+        let v6 = registry_blocks(include_str!(
+            "../../tests/data/iana-ipv6-special-registry.csv"
+        ));
+        assert!(
+            v4.len() >= 25 && v6.len() >= 25,
+            "the registry copies are incomplete"
+        );
+        for (block, addresses) in v4.iter().chain(&v6) {
+            for ip in addresses {
+                assert!(!is_public(*ip), "{ip} (in {block}) should be refused");
+            }
+        }
+    }
+
+    #[test]
+    fn the_blocks_added_from_the_registries_are_refused() {
+        for text in [
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.175.48.1",
+            "3fff::1",
+            "3fff:fff:ffff::1",
+            "5f00::1",
+            "100:0:0:1::1",
+            "2620:4f:8000::1",
+        ] {
+            assert!(!is_public(ip(text)), "{text} should not be public");
+        }
+        for text in ["3fff:1000::1", "2620:4f:8001::1", "192.31.197.1"] {
+            assert!(is_public(ip(text)), "{text} should be public");
         }
     }
 

@@ -6,6 +6,7 @@ pub mod event;
 pub mod ids;
 pub mod message_key;
 pub mod random;
+pub mod text;
 pub mod time;
 pub mod validation;
 pub mod webhook;

@@ -379,10 +379,8 @@ impl Store {
             .rows_affected()
         });
         if inserted == 0 {
-            return Err(StoreError::Conflict {
-                field: "device_type_id",
-                message: "No device type of your organization has this id; choose one from Setup → Device Types.".into(),
-            });
+            // The device type is not in this organization: the caller words the answer.
+            return Err(StoreError::NotFound);
         }
         self.device(org, &id).await
     }

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod alarms;
+mod availability;
 mod bulk;
 mod deliveries;
 mod device_errors;
@@ -18,6 +19,7 @@ mod idempotency;
 mod page;
 mod postgres;
 mod retention;
+mod sign_in;
 mod sqlite;
 mod targets;
 mod triggers;

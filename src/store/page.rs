@@ -1,8 +1,7 @@
 //! Cursor pagination: lists are newest first by id (ids sort by creation time), and the cursor
-//! is the last id of the previous page, encoded so that clients treat it as opaque.
+//! is the last id of the previous page. Clients treat it as opaque; the server takes any string
+//! of id characters as a position in that order, so no cursor of the documented shape is refused.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -36,18 +35,16 @@ impl Page {
         };
         let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
             None => None,
-            Some(text) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(text)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .filter(|id| id.is_ascii() && id.len() <= 64)
-                    .ok_or((
-                        "cursor",
-                        "This cursor is not one this server gave out; start again without it."
-                            .to_owned(),
-                    ))?,
-            ),
+            Some(text) if is_cursor(text) => Some(text.to_owned()),
+            Some(_) => {
+                return Err((
+                    "cursor",
+                    format!(
+                        "Use the next_cursor of the previous page (up to {MAX_CURSOR} letters, \
+                         digits and underscores), or start again without it."
+                    ),
+                ));
+            }
         };
         Ok(Self { limit, before })
     }
@@ -74,7 +71,7 @@ impl Page {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         let next_cursor = if more {
-            rows.last().map(|row| URL_SAFE_NO_PAD.encode(id(row)))
+            rows.last().map(|row| id(row).to_owned())
         } else {
             None
         };
@@ -83,6 +80,14 @@ impl Page {
             next_cursor,
         }
     }
+}
+
+/// The longest cursor accepted (ids are far shorter).
+const MAX_CURSOR: usize = 64;
+
+/// The documented shape of a cursor: `^[A-Za-z0-9_]{1,64}$`.
+fn is_cursor(text: &str) -> bool {
+    text.len() <= MAX_CURSOR && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// One page of a list, as the API returns it.
@@ -123,6 +128,16 @@ mod tests {
         assert_eq!(Page::parse(Some("201"), None).unwrap_err().0, "limit");
         assert_eq!(Page::parse(Some("ten"), None).unwrap_err().0, "limit");
         assert_eq!(Page::parse(None, Some("!!")).unwrap_err().0, "cursor");
+        assert_eq!(
+            Page::parse(None, Some(&"a".repeat(65))).unwrap_err().0,
+            "cursor"
+        );
+        let random = Page::parse(None, Some("Zz_09")).unwrap();
+        assert_eq!(
+            random.before(),
+            "Zz_09",
+            "any cursor of the documented shape is a position"
+        );
         assert_eq!(
             Page::parse(None, None).unwrap().fetch_limit(),
             DEFAULT_LIMIT + 1

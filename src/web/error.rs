@@ -39,9 +39,15 @@ pub enum AppError {
     /// A device message that breaks its message type's schema: every violation is listed.
     #[error("the payload does not match the message type's schema")]
     SchemaViolation(Vec<Violation>),
+    /// The database is unreachable or locked: try again shortly (`Retry-After`).
+    #[error("The database cannot be reached right now; try again in a few seconds.")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// Seconds a client is asked to wait when the database is away.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -62,6 +68,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::SchemaViolation(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +85,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests(_) => "rate_limited",
             Self::SchemaViolation(_) => "schema_violation",
+            Self::Unavailable => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -122,6 +130,10 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
+            error if error.is_unavailable() => {
+                tracing::warn!(%error, "the database is unavailable");
+                Self::Unavailable
+            }
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict { field, message } => Self::Conflict { field, message },
             other => Self::Internal(other.into()),
@@ -186,6 +198,12 @@ impl IntoResponse for AppError {
         if let Self::SchemaViolation(violations) = &self {
             error["violations"] = json!(violations);
         }
-        (self.status(), axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status(), axum::Json(json!({ "error": error }))).into_response();
+        if matches!(self, Self::Unavailable) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        }
+        response
     }
 }

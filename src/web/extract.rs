@@ -102,7 +102,7 @@ impl FromRequestParts<AppState> for SignedIn {
         match session::load(&jar, state).await {
             Ok(Some(session)) => Ok(Self {
                 session,
-                flash: session::flash(&jar),
+                flash: session::flash(&jar, &state.web),
             }),
             Ok(None) => {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -156,6 +156,7 @@ pub fn form_field(bytes: &[u8], name: &str) -> Option<String> {
 }
 
 pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    super::nul::check_urlencoded(bytes)?;
     serde_html_form::from_bytes(bytes).map_err(|error| AppError::BadRequest {
         code: "invalid_form",
         message: format!("The form could not be read ({error}); reload the page and try again."),
@@ -212,6 +213,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    super::nul::check_json(bytes)?;
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -44,19 +44,29 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// Answers within `READY_WITHIN` even when the database does not.
+async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
     if state.mqtt.as_ref().is_some_and(|mqtt| !mqtt.is_connected()) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the MQTT broker (BIOTZ_MQTT_URL) is unreachable; reconnecting\n",
+            "not ready: the MQTT broker (BIOTZ_MQTT_URL) is unreachable; reconnecting\n".into(),
         );
     }
-    if state.store.is_ready().await {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (
+    let kind = state.store.database_kind();
+    match tokio::time::timeout(READY_WITHIN, state.store.is_ready()).await {
+        Ok(true) => (StatusCode::OK, "ready\n".into()),
+        Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the database is unreachable or not migrated\n",
-        )
+            format!("not ready: the {kind} database is unreachable or not migrated\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: the {kind} database did not answer within {} ms\n",
+                READY_WITHIN.as_millis()
+            ),
+        ),
     }
 }
+
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(1500);

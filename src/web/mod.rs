@@ -2,12 +2,16 @@
 
 pub mod api;
 mod assets;
+mod availability;
+mod drain;
 pub mod error;
 pub mod extract;
 mod health;
+mod nul;
 pub mod pages;
-mod rate_limit;
+pub mod rate_limit;
 pub mod session;
+mod signed;
 
 use std::sync::Arc;
 
@@ -18,7 +22,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::trace::TraceLayer;
 
-pub use rate_limit::RateLimiter;
+pub use rate_limit::SignInLimiter;
 
 use crate::alarms::ingest::{IngestWriter, Lookups};
 use crate::alarms::schemas::SchemaCache;
@@ -46,12 +50,14 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// The address users reach the UI at, for links printed outside a request (the setup link).
     pub public_url: String,
-    /// Failed sign-ins per email and per client address.
-    pub sign_in_limiter: RateLimiter,
     /// `BIOTZ_RETAIN`: how long finished data is kept where an organization sets nothing.
     pub default_retain: std::time::Duration,
     /// Whether `BIOTZ_EXPORT_DIR` is set, so organizations may export before purging.
     pub export_dir: bool,
+    /// Failed sign-ins per client address and per account, shared through the database.
+    pub sign_in_limiter: SignInLimiter,
+    /// Signs the double-submit CSRF and flash cookies.
+    pub cookie_key: session::CookieKey,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,8 +67,11 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(pages::router())
         .fallback(pages::not_found)
+        .layer(middleware::from_fn(availability::answer_in_time))
+        .layer(middleware::from_fn(nul::refuse_in_query))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(middleware::from_fn(drain::drain_unread_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

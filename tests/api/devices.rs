@@ -219,11 +219,11 @@ async fn devices_get_an_ingest_token_shown_once_and_regenerable() {
             json!({ "name": "x", "device_type_id": "dty_00000000000000000000000000" }),
         )
         .await;
-    assert_eq!(missing_type.status, StatusCode::CONFLICT);
+    assert_eq!(missing_type.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         missing_type
             .field_error("device_type_id")
-            .contains("No device type")
+            .contains("Device type not found")
     );
 
     let renamed = api

@@ -140,6 +140,7 @@ fn node_settings(database: &TestDatabase, master_key_hex: &str) -> ServeSettings
         dispatcher: true,
         mqtt: None,
         retention: Default::default(),
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The OpenAPI document describes the routes that exist: every documented path and method is
-//! called with real ids and must reach a handler (not 404 or 405).
+//! called with real ids and must reach a handler (not 404 or 405), with a documented status and a
+//! body that matches the schema the document gives for it.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -89,10 +90,75 @@ async fn every_documented_operation_exists() {
         if method != Method::GET && method != Method::DELETE {
             request = request.json(&json!({}));
         }
-        let status = request.send().await.unwrap().status();
+        let answer = request.send().await.unwrap();
+        let status = answer.status();
         assert!(
             status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path} is documented but answered {status}"
         );
+        let body = answer.bytes().await.unwrap();
+        check_against_document(&document, &method, &path, status, &body);
+    }
+}
+
+/// The status is among the operation's documented responses, and a JSON body matches its schema.
+fn check_against_document(
+    document: &Value,
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    body: &[u8],
+) {
+    let operation = &document["paths"][path][method.as_str().to_lowercase()];
+    let mut response = &operation["responses"][status.as_str()];
+    assert!(
+        !response.is_null(),
+        "{method} {path} answered {status}, which the document does not list"
+    );
+    if let Some(target) = response["$ref"].as_str() {
+        response = document.pointer(target.trim_start_matches('#')).unwrap();
+    }
+    let schema = &response["content"]["application/json"]["schema"];
+    if schema.is_null() {
+        return;
+    }
+    let body: Value = serde_json::from_slice(body).unwrap();
+    let root = json!({ "components": document["components"], "allOf": [schema] });
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} answered {status} with a body the document does not allow: {errors:?}\n{body}"
+    );
+}
+
+#[tokio::test]
+async fn create_routes_document_409_and_filters_their_values() {
+    let document: Value =
+        serde_json::from_str(include_str!("../../src/web/api/openapi.json")).unwrap();
+    for (path, methods) in document["paths"].as_object().unwrap() {
+        if let Some(create) = methods.get("post")
+            && create["responses"]["201"].is_object()
+        {
+            assert!(
+                create["responses"]["409"].is_object(),
+                "POST {path} creates but does not document 409"
+            );
+        }
+        for parameter in methods["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if parameter["name"] == "status" {
+                assert!(
+                    parameter["schema"]["enum"].is_array(),
+                    "GET {path}: status lists its values"
+                );
+            }
+        }
     }
 }

@@ -137,3 +137,72 @@ async fn another_organization_cannot_delete_tokens() {
         "the token still works"
     );
 }
+
+/// A reference in a body to another organization's row reads exactly like one to a row that
+/// exists nowhere: the same status, code and message, only the id differs.
+#[tokio::test]
+async fn another_organizations_ids_in_a_body_read_as_not_found() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("Acme").await;
+    let intruder = app.tenant("Intruder").await;
+    let owner = app.api(&acme);
+    let foreign_type = owner.create_freezer_type("Freezer").await;
+    let foreign_type = foreign_type["id"].as_str().unwrap();
+    let foreign_webhook = owner.create_webhook("Ops", "https://example.com/a").await;
+    let foreign_webhook = foreign_webhook["id"].as_str().unwrap();
+    let nowhere_type = "dty_00000000000000000000000000";
+    let nowhere_webhook = "whk_00000000000000000000000000";
+
+    let api = app.api(&intruder);
+    let device = |device_type: &str| {
+        api.post(
+            "/api/v1/devices",
+            json!({ "name": "Freezer 7", "device_type_id": device_type }),
+        )
+    };
+    let (foreign, nowhere) = (device(foreign_type).await, device(nowhere_type).await);
+    assert_eq!(
+        foreign.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        foreign.body
+    );
+    assert!(foreign.field_error("device_type_id").contains("not found"));
+    assert_eq!(
+        foreign.body.to_string().replace(foreign_type, "ID"),
+        nowhere.body.to_string().replace(nowhere_type, "ID")
+    );
+
+    let own_type = api.create_freezer_type("Fridge").await;
+    let trigger = api
+        .create_trigger(
+            &own_type,
+            "Too warm",
+            json!({ "field": "/temperature", "op": ">", "value": -18 }),
+            &[],
+        )
+        .await;
+    let path = format!(
+        "/api/v1/alarm-triggers/{}/webhooks",
+        trigger["id"].as_str().unwrap()
+    );
+    let set = |webhook: &str| {
+        api.call(
+            Method::PUT,
+            &path,
+            Some(json!({ "webhook_ids": [webhook] })),
+        )
+    };
+    let (foreign, nowhere) = (set(foreign_webhook).await, set(nowhere_webhook).await);
+    assert_eq!(
+        foreign.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        foreign.body
+    );
+    assert!(foreign.field_error("webhook_ids").contains("not found"));
+    assert_eq!(
+        foreign.body.to_string().replace(foreign_webhook, "ID"),
+        nowhere.body.to_string().replace(nowhere_webhook, "ID")
+    );
+}

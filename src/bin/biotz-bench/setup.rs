@@ -112,6 +112,7 @@ pub fn serve_settings(database: DatabaseSettings, dispatch: DispatchSettings) ->
         dispatcher: true,
         mqtt: None,
         retention: Default::default(),
+        trusted_proxies: Vec::new(),
     }
 }
 

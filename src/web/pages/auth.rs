@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
@@ -17,6 +17,7 @@ use crate::store::{NewUser, token_hash};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfForm, NoFields, form_field, parse_form};
+use crate::web::rate_limit::{self, ClientAddress};
 use crate::web::session;
 
 pub fn router() -> Router<AppState> {
@@ -61,8 +62,8 @@ async fn login_page(
     if matches!(session::load(&jar, &state).await, Ok(Some(_))) {
         return Redirect::to(&safe_next(query.next.as_deref())).into_response();
     }
-    let flash = session::flash(&jar);
-    let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+    let flash = session::flash(&jar, &state.web);
+    let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
     let page = LoginPage {
         title: "Sign in",
         csrf,
@@ -85,10 +86,14 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     body: Bytes,
 ) -> Response {
-    if !session::anonymous_csrf_matches(&jar, form_field(&body, session::CSRF_FIELD).as_deref()) {
+    if !session::anonymous_csrf_matches(
+        &jar,
+        &state.web,
+        form_field(&body, session::CSRF_FIELD).as_deref(),
+    ) {
         return super::error_page(None, AppError::Csrf);
     }
     let form: LoginForm = match parse_form(&body) {
@@ -96,12 +101,14 @@ async fn login(
         Err(error) => return super::error_page(None, error),
     };
     let email = form.email.trim().to_lowercase();
-    let client = client_address(&headers);
-    let keys = [format!("email:{email}"), format!("client:{client}")];
-    let limited = keys
-        .iter()
-        .find_map(|key| state.web.sign_in_limiter.check(key).err());
-    let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+    let limiter = &state.web.sign_in_limiter;
+    let device = rate_limit::known_device(&jar, &state.web, &email);
+    let keys = limiter.keys(client, &email, device.as_deref());
+    let limited = match limiter.check(&state.store, &keys).await {
+        Ok(limited) => limited.err(),
+        Err(error) => return super::error_page(None, error.into()),
+    };
+    let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
     let retry = |error: String, status: StatusCode| {
         let page = LoginPage {
             title: "Sign in",
@@ -125,16 +132,19 @@ async fn login(
     }
     match accounts::authenticate(&state.store, &form.email, &form.password).await {
         Ok(Some(user)) => {
-            keys.iter()
-                .for_each(|key| state.web.sign_in_limiter.clear(key));
-            match session::start(&state, jar.clone(), &user).await {
+            if let Err(error) = limiter.succeeded(&state.store, &keys).await {
+                return super::error_page(None, error.into());
+            }
+            let jar = rate_limit::remember_device(jar.clone(), &state.web, &email);
+            match session::start(&state, jar, &user).await {
                 Ok(jar) => (jar, Redirect::to(&safe_next(form.next.as_deref()))).into_response(),
                 Err(error) => super::error_page(None, error),
             }
         }
         Ok(None) => {
-            keys.iter()
-                .for_each(|key| state.web.sign_in_limiter.record_failure(key));
+            if let Err(error) = limiter.record_failure(&state.store, &keys).await {
+                return super::error_page(None, error.into());
+            }
             retry(
                 "That email and password do not match an account. Check both and try again.".into(),
                 StatusCode::UNAUTHORIZED,
@@ -142,16 +152,6 @@ async fn login(
         }
         Err(error) => super::error_page(None, AppError::Internal(error)),
     }
-}
-
-/// The client's address as the proxy in front reports it, else "direct"; used only to count
-/// failed sign-ins, never to authorise.
-fn client_address(headers: &HeaderMap) -> String {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map_or_else(|| "direct".to_owned(), |v| v.trim().to_owned())
 }
 
 async fn logout(
@@ -200,7 +200,7 @@ async fn setup_page(
         Ok(false) => return setup_link_invalid(),
         Err(error) => return super::error_page(None, error.into()),
     }
-    let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+    let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
     let page = SetupPage {
         title: "Set up",
         token,
@@ -226,7 +226,11 @@ async fn setup(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !session::anonymous_csrf_matches(&jar, form_field(&body, session::CSRF_FIELD).as_deref()) {
+    if !session::anonymous_csrf_matches(
+        &jar,
+        &state.web,
+        form_field(&body, session::CSRF_FIELD).as_deref(),
+    ) {
         return super::error_page(None, AppError::Csrf);
     }
     let form: SetupForm = match parse_form(&body) {
@@ -242,7 +246,7 @@ async fn setup(
     let account = match checked {
         Ok(account) => account,
         Err(errors) => {
-            let (jar, csrf) = session::anonymous_csrf(jar, state.web.secure_cookies);
+            let (jar, csrf) = session::anonymous_csrf(jar, &state.web);
             let page = SetupPage {
                 title: "Set up",
                 token,

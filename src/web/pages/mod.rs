@@ -155,7 +155,7 @@ pub fn render_with(status: StatusCode, template: &impl Template) -> Response {
 /// Redirects with a message for the next page.
 pub fn redirect_with_flash(state: &AppState, jar: CookieJar, to: &str, message: &str) -> Response {
     (
-        session::with_flash(jar, message, state.web.secure_cookies),
+        session::with_flash(jar, message, &state.web),
         Redirect::to(to),
     )
         .into_response()

@@ -295,7 +295,7 @@ async fn the_webhook_list_editor_searches_adds_and_removes_but_saves_only_on_sav
     assert!(
         text_after(&refused.html, "id=\"webhook_ids-error\" role=\"alert\">")
             .unwrap()
-            .contains("Not a webhook of your organization")
+            .contains("Webhook not found")
     );
     assert!(saved_webhooks(&app, &acme, trigger).await.is_empty());
 
