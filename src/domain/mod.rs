@@ -1,6 +1,7 @@
 //! The product's vocabulary, parsed at the boundary so the rest of the code can trust it.
 
 pub mod alarm;
+pub mod condition;
 pub mod device;
 pub mod event;
 pub mod ids;

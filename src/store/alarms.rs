@@ -13,6 +13,7 @@ use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{
     Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db, placeholders,
 };
+use crate::domain::condition::Rule;
 use crate::domain::event::AlarmEvent;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
@@ -166,7 +167,7 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
 
-            let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<TriggerRow>> = HashMap::new();
+            let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<(TriggerRow, Rule)>> = HashMap::new();
             for (message, _) in &accepted {
                 let key = (message.device.device_type_id.clone(), message.message_type.id.clone());
                 if let std::collections::hash_map::Entry::Vacant(entry) = triggers.entry(key) {
@@ -179,14 +180,14 @@ impl Store {
                     .bind(&message.message_type.id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    entry.insert(rows);
+                    entry.insert(rows.into_iter().map(|row| { let rule = row.rule(); (row, rule) }).collect());
                 }
             }
             // Whether each (device, trigger) alarm is raised now; missing means never raised.
             let mut raised: HashMap<(DeviceId, TriggerId), bool> = HashMap::new();
             if triggers.values().any(|t| !t.is_empty()) {
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT device_id, trigger_id, state = 'raised' FROM alarms WHERE device_id IN ({device_list})"
+                    "SELECT device_id, trigger_id, state <> 'cleared' FROM alarms WHERE device_id IN ({device_list})"
                 )));
                 for device in &devices {
                     query = query.bind(*device);
@@ -208,13 +209,9 @@ impl Store {
                 let (device, message_type, payload) = (message.device, message.message_type, message.payload);
                 let key = (device.device_type_id.clone(), message_type.id.clone());
                 let mut events = Vec::new();
-                for trigger in &triggers[&key] {
-                    let condition = trigger.condition();
-                    let Some(hot) = condition.evaluate(payload) else { continue };
+                for (trigger, rule) in &triggers[&key] {
                     let state = raised.entry((device.id.clone(), trigger.id.clone())).or_insert(false);
-                    if *state == hot {
-                        continue;
-                    }
+                    let Some(hot) = rule.change(*state, payload) else { continue };
                     *state = hot;
                     let transition = if hot {
                         let id: Option<AlarmId> = sqlx::query_scalar(
@@ -222,7 +219,7 @@ impl Store {
                              VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
                              ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
                                  raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
-                             WHERE alarms.state <> 'raised'
+                             WHERE alarms.state = 'cleared'
                              RETURNING id",
                         )
                         .bind(AlarmId::generate())
@@ -236,7 +233,7 @@ impl Store {
                     } else {
                         let row: Option<(AlarmId, Millis)> = sqlx::query_as(
                             "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
-                             WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
+                             WHERE device_id = $1 AND trigger_id = $2 AND state IN ('raised', 'acknowledged')
                              RETURNING id, raised_at",
                         )
                         .bind(&device.id)
@@ -259,7 +256,7 @@ impl Store {
                         cleared_at: transition.cleared_at,
                         trigger_id: &trigger.id,
                         trigger_name: &trigger.name,
-                        condition: serde_json::to_value(&condition).unwrap_or(Value::Null),
+                        condition: serde_json::to_value(&rule.condition).unwrap_or(Value::Null),
                         device_type_id: &device.device_type_id,
                         device_type_name: &device.device_type_name,
                         device_id: &device.id,

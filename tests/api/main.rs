@@ -7,6 +7,7 @@ mod receiver;
 mod accounts;
 mod alarms;
 mod cli;
+mod conditions;
 mod deliveries_ui;
 mod devices;
 mod dispatch;
