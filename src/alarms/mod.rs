@@ -4,5 +4,6 @@
 pub mod cache;
 pub mod devices;
 pub mod ingest;
+pub mod lifecycle;
 pub mod schemas;
 pub mod setup;

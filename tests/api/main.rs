@@ -5,6 +5,7 @@ mod helpers;
 mod receiver;
 
 mod accounts;
+mod acknowledge;
 mod alarms;
 mod cli;
 mod conditions;
