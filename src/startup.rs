@@ -118,19 +118,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopping) = watch::channel(false);
+        // Part of this future, not spawned: it stops with the server.
+        let timers = crate::alarms::timers::run(self.store.clone(), stopping.clone());
         let dispatcher = self
             .dispatcher
             .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping, grace)));
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            })
-            .await
-            .context("serving HTTP");
+        let serving = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let (served, ()) = tokio::join!(serving.into_future(), timers);
+        let served = served.context("serving HTTP");
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
         }

@@ -7,3 +7,4 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod schemas;
 pub mod setup;
+pub mod timers;

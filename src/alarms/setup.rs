@@ -396,6 +396,10 @@ pub async fn update_trigger(
         None => None,
     };
     store.update_trigger(org, id, &fields).await?;
+    if fields.condition != current.condition || fields.for_seconds != current.for_seconds {
+        // A clock started under the old rule is not evidence for the new one.
+        store.stop_trigger_timers(org, id).await?;
+    }
     if let Some(ids) = webhooks {
         write_webhooks(store, org, id, &ids).await?;
     }

@@ -163,9 +163,34 @@ pub struct Rule {
     pub condition: Condition,
     /// Hysteresis: when set, an active alarm clears only when this holds.
     pub clear_condition: Option<Condition>,
+    /// How long the condition must hold before the alarm is raised (by a timer).
+    pub for_seconds: i64,
+}
+
+/// What a message does to a duration trigger's timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerStep {
+    Keep,
+    /// The condition holds: start the clock unless it already runs.
+    Start,
+    /// The condition broke: stop the clock.
+    Stop,
 }
 
 impl Rule {
+    /// The alarm's change (as `change`) and, for a duration trigger, what happens to its timer:
+    /// the alarm is then raised by the timer, not by the message.
+    pub fn step(&self, active: bool, payload: &Value) -> (Option<bool>, TimerStep) {
+        if self.for_seconds == 0 || active {
+            return (self.change(active, payload), TimerStep::Keep);
+        }
+        match self.condition.evaluate(payload) {
+            Some(true) => (None, TimerStep::Start),
+            Some(false) => (None, TimerStep::Stop),
+            None => (None, TimerStep::Keep),
+        }
+    }
+
     /// Whether the alarm is active after this message, when that changes (`active` is whether
     /// it is raised or acknowledged now). A message that says nothing changes nothing, and with a
     /// clear condition a reading between the two thresholds changes nothing either.
@@ -410,6 +435,7 @@ mod tests {
         let rule = Rule {
             condition: parse(cmp("/t", ">", json!(8))).unwrap(),
             clear_condition: Some(parse(cmp("/t", "<", json!(6))).unwrap()),
+            for_seconds: 0,
         };
         assert_eq!(rule.change(false, &json!({ "t": 7 })), None);
         assert_eq!(rule.change(false, &json!({ "t": 9 })), Some(true));
@@ -424,9 +450,33 @@ mod tests {
         let plain = Rule {
             condition: parse(cmp("/t", ">", json!(8))).unwrap(),
             clear_condition: None,
+            for_seconds: 0,
         };
         assert_eq!(plain.change(true, &json!({ "t": 7 })), Some(false));
         assert_eq!(plain.change(false, &json!({ "t": 7 })), None);
+    }
+
+    #[test]
+    fn a_duration_starts_and_stops_a_timer_instead_of_raising() {
+        let rule = Rule {
+            condition: parse(cmp("/t", ">", json!(8))).unwrap(),
+            clear_condition: None,
+            for_seconds: 60,
+        };
+        assert_eq!(
+            rule.step(false, &json!({ "t": 9 })),
+            (None, TimerStep::Start)
+        );
+        assert_eq!(
+            rule.step(false, &json!({ "t": 7 })),
+            (None, TimerStep::Stop)
+        );
+        assert_eq!(rule.step(false, &json!({})), (None, TimerStep::Keep));
+        assert_eq!(
+            rule.step(true, &json!({ "t": 7 })),
+            (Some(false), TimerStep::Keep),
+            "clears at once"
+        );
     }
 
     #[test]

@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::timers::{START_TIMER, STOP_TIMER};
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{
     Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db, placeholders,
 };
-use crate::domain::condition::Rule;
+use crate::domain::condition::{Rule, TimerStep};
 use crate::domain::event::AlarmEvent;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
@@ -218,6 +219,7 @@ impl Store {
             let mut new_events = Vec::new();
             let mut new_deliveries = Vec::new();
             let mut new_history = Vec::new();
+            let mut timer_steps = Vec::new();
             let mut results = Vec::with_capacity(messages.len());
             for (message, id) in messages.iter().zip(&ids) {
                 let Some(message_id) = id else {
@@ -229,14 +231,20 @@ impl Store {
                 let mut events = Vec::new();
                 for (trigger, rule) in &triggers[&key] {
                     let state = raised.entry((device.id.clone(), trigger.id.clone())).or_insert(false);
-                    let Some(hot) = rule.change(*state, payload) else { continue };
+                    let (change, timer) = rule.step(*state, payload);
+                    if timer != TimerStep::Keep {
+                        timer_steps.push((&device.org_id, &device.id, &trigger.id, timer, message_id, rule.for_seconds));
+                    }
+                    let Some(hot) = change else { continue };
                     *state = hot;
                     let transition = if hot {
                         let id: Option<AlarmId> = sqlx::query_scalar(
                             "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
                              VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
                              ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
-                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
+                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at,
+                                 acknowledged_at = NULL, acknowledged_by = NULL, acknowledged_email = NULL,
+                                 acknowledge_note = NULL
                              WHERE alarms.state = 'cleared'
                              RETURNING id",
                         )
@@ -312,6 +320,15 @@ impl Store {
                 for (event_id, org_id, event_type, alarm_id, body) in chunk {
                     query = query.bind(event_id).bind(*org_id).bind(*event_type).bind(alarm_id).bind(body).bind(now);
                 }
+                query.execute(&mut *tx).await?;
+            }
+            for (org_id, device_id, trigger_id, step, message_id, for_seconds) in timer_steps {
+                let query = if step == TimerStep::Start {
+                    sqlx::query(START_TIMER).bind(device_id).bind(trigger_id).bind(org_id).bind(message_id)
+                        .bind(now).bind(now + for_seconds * 1000)
+                } else {
+                    sqlx::query(STOP_TIMER).bind(device_id).bind(trigger_id)
+                };
                 query.execute(&mut *tx).await?;
             }
             for chunk in new_history.chunks(MESSAGES_PER_INSERT) {

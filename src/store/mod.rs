@@ -16,6 +16,7 @@ mod history;
 mod page;
 mod postgres;
 mod sqlite;
+mod timers;
 mod triggers;
 pub mod ui_stats;
 mod webhooks;
@@ -32,6 +33,7 @@ pub use dispatch::*;
 pub use history::*;
 pub use page::{Page, Paged};
 pub use sqlite::file_of as sqlite_file;
+pub use timers::TIMERS_PER_STEP;
 pub use triggers::*;
 pub use webhooks::*;
 

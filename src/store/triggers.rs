@@ -92,6 +92,7 @@ impl TriggerRow {
         Rule {
             condition: self.condition(),
             clear_condition: self.clear_condition(),
+            for_seconds: self.for_seconds,
         }
     }
 
