@@ -6,6 +6,7 @@ pub mod device;
 pub mod event;
 pub mod ids;
 pub mod random;
+pub mod sample;
 pub mod time;
 pub mod validation;
 pub mod webhook;

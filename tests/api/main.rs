@@ -17,6 +17,7 @@ mod openapi;
 mod processes;
 mod setup_ui;
 mod tenancy;
+mod test_fire;
 mod timers;
 mod tokens;
 mod triggers;
