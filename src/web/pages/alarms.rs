@@ -85,8 +85,14 @@ async fn overview(
             .store
             .list_alarms(user.org(), &filter, &page_of)
             .await?;
+        let title = match filter.state.as_deref() {
+            Some("raised") => "Raised alarms",
+            Some("acknowledged") => "Acknowledged alarms",
+            Some("cleared") => "Cleared alarms",
+            _ => "Alarms",
+        };
         Ok(render(&AllPage {
-            layout: Layout::new(&user, "Alarms", "alarms"),
+            layout: Layout::new(&user, title, "alarms"),
             pager: Pager::new(
                 &format!("/alarms?{}", filters.query),
                 "alarms",
