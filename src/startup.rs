@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{DatabaseSettings, DispatchSettings, ServeSettings};
-use crate::dispatch::Dispatcher;
 use crate::dispatch::metrics::Metrics;
+use crate::dispatch::{Dispatcher, Handoff};
 use crate::domain::random;
 use crate::domain::time::now_ms;
 use crate::store::{Store, token_hash};
@@ -84,7 +84,12 @@ impl Application {
                 sign_in_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             }),
             schemas: Default::default(),
-            ingest: crate::alarms::ingest::IngestWriter::spawn(store.clone()),
+            ingest: crate::alarms::ingest::IngestWriter::spawn(
+                store.clone(),
+                dispatcher
+                    .as_ref()
+                    .map(|(dispatcher, _)| Handoff::new(dispatcher.clone())),
+            ),
             lookups: Default::default(),
             metrics,
         };

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use super::cache::TtlCache;
 use super::schemas::{SchemaCache, Violation};
+use crate::dispatch::Handoff;
 use crate::domain::DeviceTypeId;
-use crate::store::{Device, Ingested, MessageType, NewMessage, Store, StoreError};
+use crate::store::{Device, Ingested, LeaseOffer, MessageType, NewMessage, Store, StoreError};
 
 /// The largest message body accepted.
 pub const INGEST_BODY_LIMIT: usize = 64 * 1024;
@@ -49,14 +50,16 @@ struct Job {
 }
 
 /// Writes messages in batches: whatever arrived while the previous transaction ran goes into
-/// the next one, so concurrent messages share a commit instead of queueing for one each.
+/// the next one, so concurrent messages share a commit instead of queueing for one each. With
+/// this process's dispatcher's `handoff`, the deliveries a batch writes go straight to it (see
+/// `dispatch::Handoff`).
 #[derive(Clone)]
 pub struct IngestWriter {
     jobs: mpsc::Sender<Job>,
 }
 
 impl IngestWriter {
-    pub fn spawn(store: Store) -> Self {
+    pub fn spawn(store: Store, handoff: Option<Handoff>) -> Self {
         let (jobs, mut queue) = mpsc::channel::<Job>(BATCH * 16);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
@@ -70,10 +73,15 @@ impl IngestWriter {
                         payload: &job.payload,
                     })
                     .collect();
-                let written = store.ingest_batch(&messages).await;
+                let mut slots = handoff.as_ref().map(Handoff::batch);
+                let offer = slots.as_mut().map(|batch| batch as &mut dyn LeaseOffer);
+                let written = store.ingest_batch(&messages, offer).await;
                 drop(messages);
                 match written {
-                    Ok(results) => {
+                    Ok((results, leased)) => {
+                        if let Some(slots) = slots {
+                            slots.send(leased);
+                        }
                         for (job, result) in batch.drain(..).zip(results) {
                             let _ = job.reply.send(Ok(result));
                         }

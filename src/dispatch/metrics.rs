@@ -17,6 +17,8 @@ pub struct Metrics {
     failed: AtomicU64,
     gone: AtomicU64,
     skipped: AtomicU64,
+    handed_over: AtomicU64,
+    claimed: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -46,6 +48,13 @@ impl Metrics {
         self.skipped.fetch_add(count as u64, Ordering::Relaxed);
     }
 
+    /// Deliveries that reached the dispatcher: handed over by ingest, or claimed from the outbox.
+    pub fn record_arrived(&self, handed_over: usize, claimed: usize) {
+        self.handed_over
+            .fetch_add(handed_over as u64, Ordering::Relaxed);
+        self.claimed.fetch_add(claimed as u64, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition, with the queue figures read from the database.
     pub fn render(&self, pending: i64, oldest_pending_age_secs: f64) -> String {
         let mut out = String::new();
@@ -69,6 +78,18 @@ impl Metrics {
         out.push_str("# HELP biotz_deliveries_skipped_total Deliveries skipped because their webhook was disabled.\n");
         out.push_str("# TYPE biotz_deliveries_skipped_total counter\n");
         let _ = writeln!(out, "biotz_deliveries_skipped_total {}", get(&self.skipped));
+        out.push_str("# HELP biotz_deliveries_leased_total Deliveries this dispatcher took, by how: handed over by this process's ingest, or claimed from the outbox.\n");
+        out.push_str("# TYPE biotz_deliveries_leased_total counter\n");
+        for (how, counter) in [
+            ("handed_over", &self.handed_over),
+            ("claimed", &self.claimed),
+        ] {
+            let _ = writeln!(
+                out,
+                "biotz_deliveries_leased_total{{how=\"{how}\"}} {}",
+                get(counter)
+            );
+        }
         out.push_str(
             "# HELP biotz_delivery_attempt_duration_seconds How long delivery attempts took.\n",
         );

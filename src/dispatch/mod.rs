@@ -9,6 +9,7 @@
 pub mod attempt;
 pub mod client;
 pub mod guard;
+mod handoff;
 pub mod metrics;
 pub mod retry;
 
@@ -25,11 +26,15 @@ use tracing::Instrument;
 
 use self::attempt::Outgoing;
 use self::guard::AddressGuard;
+pub use self::handoff::{Handoff, HandoffBatch};
 use self::metrics::Metrics;
 use crate::config::DispatchSettings;
 use crate::domain::time::{Millis, duration_ms, now_ms};
 use crate::domain::{DeliveryId, WebhookId, random};
 use crate::store::{AttemptRecord, ClaimLimits, Claimed, Store, StoreResult};
+
+/// The shortest wait between two claims that found less than they could take.
+const MIN_PAUSE: Duration = Duration::from_millis(50);
 
 /// How much the dispatcher does at once.
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +61,7 @@ struct Slots {
     _webhook: OwnedSemaphorePermit,
 }
 
-/// A claimed delivery with what it takes to send it.
+/// A leased delivery with what it takes to send it.
 struct Job {
     claimed: Claimed,
     url: String,
@@ -82,6 +87,9 @@ pub struct Dispatcher {
     freed: Notify,
     /// Set on shutdown: deliveries still waiting for a slot are not started.
     stopping: AtomicBool,
+    /// Deliveries that this process's ingest leased to this dispatcher, with their slots.
+    handed: mpsc::UnboundedSender<(Claimed, Bytes, Slots)>,
+    handed_rx: Mutex<Option<mpsc::UnboundedReceiver<(Claimed, Bytes, Slots)>>>,
 }
 
 impl Dispatcher {
@@ -101,7 +109,10 @@ impl Dispatcher {
     ) -> anyhow::Result<Self> {
         let guard = AddressGuard::new(settings.allow_private_targets.clone());
         let client = client::build(&settings, &guard)?;
+        let (handed, handed_rx) = mpsc::unbounded_channel();
         Ok(Self {
+            handed,
+            handed_rx: Mutex::new(Some(handed_rx)),
             store,
             client,
             guard,
@@ -144,12 +155,12 @@ impl Dispatcher {
     }
 
     /// Claims up to `limit` due deliveries with a global slot and a slot of its webhook each,
-    /// and loads what sending them takes. Deliveries of a webhook disabled since their event are
-    /// marked skipped; those of a webhook whose slots are all taken are given back at once, so a
-    /// claimed delivery never waits and its lease only has to cover its own attempt.
-    async fn claim(&self, limit: usize) -> StoreResult<Vec<(Job, Slots)>> {
+    /// with what sending them takes. Deliveries of a webhook whose slots are all taken are given
+    /// back at once, so a claimed delivery never waits and its lease only has to cover its own
+    /// attempt. Returns the jobs and whether the claim took as many as it could.
+    async fn claim(&self, limit: usize) -> StoreResult<(Vec<(Job, Slots)>, bool)> {
         let Ok(mut global) = self.global.clone().try_acquire_many_owned(limit as u32) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
         let limits = ClaimLimits {
             total: limit as i64,
@@ -160,45 +171,65 @@ impl Dispatcher {
             .store
             .claim_due(&self.owner, limits, &self.busy_webhooks())
             .await?;
+        let full = claimed.len() == limit;
         if claimed.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
-        {
-            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            held.extend(claimed.iter().map(|c| c.id.clone()));
+        self.hold(claimed.iter().map(|(c, _)| c));
+        let mut slotted = Vec::with_capacity(claimed.len());
+        let mut saturated = Vec::new();
+        for (claimed, body) in claimed {
+            match self.webhook_slots(&claimed.webhook_id).try_acquire_owned() {
+                Ok(webhook) => {
+                    let global = global
+                        .split(1)
+                        .expect("one global slot per claimed delivery");
+                    let slots = Slots {
+                        _global: global,
+                        _webhook: webhook,
+                    };
+                    slotted.push((claimed, body, slots));
+                }
+                Err(_) => saturated.push(claimed.id),
+            }
         }
-        let mut webhooks: Vec<WebhookId> = claimed.iter().map(|c| c.webhook_id.clone()).collect();
+        if !saturated.is_empty() {
+            self.store.release_claimed(&self.owner, &saturated).await?;
+            self.forget(&saturated);
+        }
+        self.metrics.record_arrived(0, slotted.len());
+        Ok((self.prepare(slotted).await?, full || !saturated.is_empty()))
+    }
+
+    /// Turns leased deliveries into jobs with their webhook's target, from memory. Those of a
+    /// webhook disabled (or deleted) since their event are marked skipped.
+    async fn prepare(
+        &self,
+        leased: Vec<(Claimed, Bytes, Slots)>,
+    ) -> StoreResult<Vec<(Job, Slots)>> {
+        let mut webhooks: Vec<WebhookId> =
+            leased.iter().map(|(c, ..)| c.webhook_id.clone()).collect();
         webhooks.sort();
         webhooks.dedup();
-        let mut events: Vec<_> = claimed.iter().map(|c| c.event_id.clone()).collect();
-        events.sort();
-        events.dedup();
         let targets = self.store.targets(&webhooks).await?;
-        let bodies: HashMap<_, Bytes> = self
-            .store
-            .event_bodies(&events)
-            .await?
-            .into_iter()
-            .map(|(id, body)| (id, Bytes::from(body)))
-            .collect();
+        let now = now_ms();
         let secrets: HashMap<&WebhookId, Arc<Vec<String>>> = targets
             .iter()
-            .map(|(id, t)| (id, Arc::new(t.secrets.clone())))
+            .map(|(id, target)| (id, Arc::new(target.secrets_at(now))))
             .collect();
-        let mut jobs = Vec::with_capacity(claimed.len());
+        let mut jobs = Vec::with_capacity(leased.len());
         let mut skipped = Vec::new();
-        for claimed in claimed {
-            match (
-                targets.get(&claimed.webhook_id),
-                bodies.get(&claimed.event_id),
-            ) {
-                (Some(target), Some(body)) if target.enabled && !target.secrets.is_empty() => jobs
-                    .push(Job {
+        for (claimed, body, slots) in leased {
+            match targets.get(&claimed.webhook_id) {
+                Some(target) if target.enabled && !secrets[&claimed.webhook_id].is_empty() => {
+                    let job = Job {
                         url: target.url.clone(),
-                        body: body.clone(),
+                        body,
                         secrets: secrets[&claimed.webhook_id].clone(),
                         claimed,
-                    }),
+                    };
+                    jobs.push((job, slots));
+                }
                 _ => skipped.push(claimed.id),
             }
         }
@@ -207,33 +238,12 @@ impl Dispatcher {
             self.metrics.record_skipped(skipped.len());
             self.forget(&skipped);
         }
-        let mut ready = Vec::with_capacity(jobs.len());
-        let mut saturated = Vec::new();
-        for job in jobs {
-            match self
-                .webhook_slots(&job.claimed.webhook_id)
-                .try_acquire_owned()
-            {
-                Ok(webhook) => {
-                    let global = global
-                        .split(1)
-                        .expect("one global slot per claimed delivery");
-                    ready.push((
-                        job,
-                        Slots {
-                            _global: global,
-                            _webhook: webhook,
-                        },
-                    ));
-                }
-                Err(_) => saturated.push(job.claimed.id),
-            }
-        }
-        if !saturated.is_empty() {
-            self.store.release_claimed(&self.owner, &saturated).await?;
-            self.forget(&saturated);
-        }
-        Ok(ready)
+        Ok(jobs)
+    }
+
+    fn hold<'a>(&self, deliveries: impl Iterator<Item = &'a Claimed>) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.extend(deliveries.map(|c| c.id.clone()));
     }
 
     fn forget(&self, ids: &[DeliveryId]) {
@@ -320,7 +330,7 @@ impl Dispatcher {
     /// returns how many deliveries were attempted.
     pub async fn run_once(&self) -> StoreResult<usize> {
         let free = self.global.available_permits().min(self.capacity.batch);
-        let jobs = self.claim(free).await?;
+        let (jobs, _) = self.claim(free).await?;
         let attempts = jobs
             .into_iter()
             .map(|(job, slots)| self.attempt(job, slots));
@@ -335,55 +345,95 @@ impl Dispatcher {
 
     /// Runs until `shutdown` turns true; then stops claiming, waits up to `grace` for the
     /// attempts in flight, records what finished and gives back every other lease.
+    ///
+    /// Deliveries arrive two ways: handed over by this process's ingest, already leased with
+    /// their bodies (the common case, which needs no query), and claimed from the outbox. A
+    /// claim is made only when something may be due: after a wake-up (deliveries written for
+    /// any dispatcher, here or on another node), when the next retry or lease end comes, or
+    /// while the last claim found more than it could take.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, grace: Duration) {
         let wake = self.store.dispatcher_wake();
         let listener = self.store.listen_for_deliveries();
+        let mut handed = self
+            .handed_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("a dispatcher runs once");
         let (results, recorder) = self.clone().spawn_recorder();
         let mut attempts = JoinSet::new();
         tracing::info!(owner = %self.owner, "dispatcher started");
         // Claims are worth their queries only when they can take a good share of a batch.
         let threshold = self.capacity.batch.min(self.capacity.global / 4).max(1);
+        let spawn = |attempts: &mut JoinSet<()>, job: Job, slots: Slots| {
+            let this = self.clone();
+            let results = results.clone();
+            attempts.spawn(async move {
+                if let Some(record) = this.attempt(job, slots).await {
+                    let _ = results.send(record);
+                }
+                this.freed.notify_one();
+            });
+        };
+        let (mut look, mut blocked) = (true, false);
+        let mut look_at = tokio::time::Instant::now();
+        let mut arrived = Vec::new();
         while !*shutdown.borrow() {
             while attempts.try_join_next().is_some() {}
-            let free = self.global.available_permits().min(self.capacity.batch);
-            let idle = attempts.is_empty();
-            let mut claimed_any = false;
-            if free > 0 && (free >= threshold || idle) {
-                match self.claim(free).await {
+            if !arrived.is_empty() {
+                self.metrics.record_arrived(arrived.len(), 0);
+                match self.prepare(std::mem::take(&mut arrived)).await {
                     Ok(jobs) => {
-                        claimed_any = !jobs.is_empty();
                         for (job, slots) in jobs {
-                            let this = self.clone();
-                            let results = results.clone();
-                            attempts.spawn(async move {
-                                if let Some(record) = this.attempt(job, slots).await {
-                                    let _ = results.send(record);
-                                }
-                                this.freed.notify_one();
-                            });
+                            spawn(&mut attempts, job, slots);
                         }
                     }
                     Err(error) => {
-                        tracing::error!(error = %error, "claiming deliveries failed; retrying shortly")
+                        // Their leases run out and they are claimed again.
+                        tracing::error!(error = %error, "preparing handed-over deliveries failed")
                     }
                 }
             }
-            if claimed_any && self.global.available_permits() >= threshold {
-                continue;
+            if tokio::time::Instant::now() >= look_at {
+                look = true;
             }
-            let pause = if attempts.is_empty() {
-                self.pause().await
-            } else {
-                Duration::from_secs(1)
-            };
+            let free = self.global.available_permits().min(self.capacity.batch);
+            if look && free > 0 && (free >= threshold || attempts.is_empty()) {
+                // Deliveries of webhooks at their cap are left due: a freed slot may let them go.
+                blocked = !self.busy_webhooks().is_empty();
+                match self.claim(free).await {
+                    Ok((jobs, more)) => {
+                        for (job, slots) in jobs {
+                            spawn(&mut attempts, job, slots);
+                        }
+                        look = more;
+                        if !more {
+                            // Not sooner than `MIN_PAUSE`: what is due now but was not taken
+                            // waits for a slot (a freed one wakes the loop when `blocked`).
+                            let pause = self.pause().await.max(MIN_PAUSE);
+                            look_at = tokio::time::Instant::now() + pause;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "claiming deliveries failed; retrying shortly");
+                        look = false;
+                        look_at = tokio::time::Instant::now() + Duration::from_secs(1);
+                    }
+                }
+                if look && self.global.available_permits() >= threshold {
+                    continue;
+                }
+            }
             tokio::select! {
-                () = wake.notified() => {}
-                () = self.freed.notified() => {}
-                () = tokio::time::sleep(pause) => {}
+                () = wake.notified() => look = true,
+                () = self.freed.notified() => look |= blocked,
+                _ = handed.recv_many(&mut arrived, self.capacity.batch) => {}
+                () = tokio::time::sleep_until(look_at), if !look => {}
                 _ = shutdown.changed() => {}
             }
         }
         self.stopping.store(true, Ordering::Relaxed);
+        handed.close();
         tracing::info!(in_flight = attempts.len(), "dispatcher stopping");
         let _ = tokio::time::timeout(grace, async {
             while attempts.join_next().await.is_some() {}

@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::timers::{START_TIMER, STOP_TIMER};
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{
-    Delivery, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db, placeholders,
+    Claimed, Delivery, LeaseOffer, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db,
+    placeholders,
 };
 use crate::domain::condition::{Rule, TimerStep};
 use crate::domain::event::AlarmEvent;
@@ -131,12 +133,19 @@ impl Store {
     /// alarms' states are read once, each message is evaluated against them in order, and only
     /// a change is written — conditionally, so a change made meanwhile by another node is never
     /// made twice.
+    ///
+    /// With a `lease` offer from this process's dispatcher, each delivery it has a slot for is
+    /// written already leased to it and returned with its body, to be sent without a claim; the
+    /// rest are written due, for any dispatcher to claim.
     pub async fn ingest_batch(
         &self,
         messages: &[NewMessage<'_>],
-    ) -> StoreResult<Vec<Option<Ingested>>> {
+        mut lease: Option<&mut dyn LeaseOffer>,
+    ) -> StoreResult<(Vec<Option<Ingested>>, Vec<(Claimed, Bytes)>)> {
         let now = now_ms();
-        let mut pending = 0usize;
+        // Deliveries left for a claim, and those leased to this process.
+        let mut unleased = 0usize;
+        let mut leased = Vec::new();
         let mut devices: Vec<&DeviceId> = Vec::new();
         for message in messages {
             if !devices.contains(&&message.device.id) {
@@ -292,7 +301,8 @@ impl Store {
                         received_at: now,
                         payload,
                     };
-                    new_events.push((event_id.clone(), &device.org_id, event.event_type(), transition.alarm_id.clone(), event.body()));
+                    let body = Bytes::from(event.body());
+                    new_events.push((event_id.clone(), &device.org_id, event.event_type(), transition.alarm_id.clone(), body.clone()));
                     let state = if transition.raised { "raised" } else { "cleared" };
                     new_history.push((&device.org_id, transition.alarm_id.clone(), state, message_id, event_id.clone()));
                     if !webhooks.contains_key(&trigger.id) {
@@ -306,10 +316,29 @@ impl Store {
                         webhooks.insert(trigger.id.clone(), list);
                     }
                     for (webhook, enabled) in &webhooks[&trigger.id] {
+                        let id = DeliveryId::generate();
                         // A disabled webhook's delivery is kept as skipped, so it can be replayed.
-                        let (status, due) = if *enabled { ("pending", Some(now)) } else { ("skipped", None) };
-                        pending += usize::from(*enabled);
-                        new_deliveries.push((&device.org_id, event_id.clone(), webhook.clone(), status, due));
+                        let (status, due, owner, lease_end) = if !*enabled {
+                            ("skipped", None, None, None)
+                        } else if let Some(offer) = lease.as_deref_mut() && offer.take(webhook) {
+                            let end = now + offer.lease_ms();
+                            leased.push((
+                                Claimed {
+                                    id: id.clone(),
+                                    org_id: device.org_id.clone(),
+                                    event_id: event_id.clone(),
+                                    webhook_id: webhook.clone(),
+                                    attempts: 0,
+                                    queued_attempts: 0,
+                                },
+                                body.clone(),
+                            ));
+                            ("pending", Some(end), Some(offer.owner().to_owned()), Some(end))
+                        } else {
+                            unleased += 1;
+                            ("pending", Some(now), None, None)
+                        };
+                        new_deliveries.push((id, &device.org_id, event_id.clone(), webhook.clone(), status, due, owner, lease_end));
                     }
                     events.push(event_id);
                 }
@@ -318,7 +347,7 @@ impl Store {
             for chunk in new_events.chunks(MESSAGES_PER_INSERT) {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_events_sql(chunk.len())));
                 for (event_id, org_id, event_type, alarm_id, body) in chunk {
-                    query = query.bind(event_id).bind(*org_id).bind(*event_type).bind(alarm_id).bind(body).bind(now);
+                    query = query.bind(event_id).bind(*org_id).bind(*event_type).bind(alarm_id).bind(body.as_ref()).bind(now);
                 }
                 query.execute(&mut *tx).await?;
             }
@@ -342,14 +371,16 @@ impl Store {
             }
             for chunk in new_deliveries.chunks(MESSAGES_PER_INSERT) {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(chunk.len())));
-                for (org_id, event_id, webhook, status, due) in chunk {
+                for (id, org_id, event_id, webhook, status, due, owner, lease_end) in chunk {
                     query = query
-                        .bind(DeliveryId::generate())
+                        .bind(id)
                         .bind(*org_id)
                         .bind(event_id)
                         .bind(webhook)
                         .bind(*status)
                         .bind(*due)
+                        .bind(owner.as_deref())
+                        .bind(*lease_end)
                         .bind(now)
                         .bind(now);
                 }
@@ -363,16 +394,17 @@ impl Store {
                 query = query.bind(*device);
             }
             query.execute(&mut *tx).await?;
-            if pending > 0 {
+            // Other nodes hear only of deliveries left for a claim: NOTIFY serialises commits.
+            if unleased > 0 {
                 pool.announce_deliveries(&mut tx).await?;
             }
             tx.commit().await?;
             results
         });
-        if pending > 0 {
+        if unleased > 0 {
             self.wake_dispatcher();
         }
-        Ok(results)
+        Ok((results, leased))
     }
 
     /// A multi-row insert of `rows` events, bound in this order per row: id, org_id, type,
@@ -385,12 +417,14 @@ impl Store {
     }
 
     /// A multi-row insert of `rows` deliveries, bound in this order per row: id, org_id,
-    /// event_id, webhook_id, status, next_attempt_at, created_at, updated_at.
+    /// event_id, webhook_id, status, next_attempt_at, lease_owner, lease_expires_at, created_at,
+    /// updated_at.
     pub(super) fn insert_deliveries_sql(&self, rows: usize) -> String {
         format!(
-            "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+            "INSERT INTO deliveries (id, org_id, event_id, webhook_id, status, next_attempt_at,
+                                     lease_owner, lease_expires_at, created_at, updated_at)
              VALUES {}",
-            self.params().rows(rows, 8)
+            self.params().rows(rows, 10)
         )
     }
 

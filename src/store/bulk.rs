@@ -44,7 +44,7 @@ impl Store {
                 query.execute(&mut *tx).await?;
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(deliveries_sql.clone()));
                 for (event, delivery, webhook, _) in &rows {
-                    query = query.bind(delivery).bind(org).bind(event).bind(*webhook).bind("pending").bind(due).bind(now).bind(now);
+                    query = query.bind(delivery).bind(org).bind(event).bind(*webhook).bind("pending").bind(due).bind(None::<&str>).bind(None::<Millis>).bind(now).bind(now);
                 }
                 query.execute(&mut *tx).await?;
                 pool.announce_deliveries(&mut tx).await?;

@@ -5,13 +5,13 @@
 //! therefore simply due again when the lease runs out, and the same "due" query reclaims it.
 //! Results are written only while the lease is still held (`lease_owner` matches).
 
-use std::collections::HashMap;
+use bytes::Bytes;
 
 use super::{Db, Store, StoreResult, WritePool, on_db, placeholders};
 use crate::domain::time::{Millis, now_ms};
 use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
 
-/// A delivery claimed for sending.
+/// A delivery leased for sending.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
     pub id: DeliveryId,
@@ -24,13 +24,21 @@ pub struct Claimed {
     pub queued_attempts: i64,
 }
 
-/// Where and how to send a webhook's deliveries.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub url: String,
-    pub enabled: bool,
-    /// The current secret first, then older ones inside their overlap.
-    pub secrets: Vec<String>,
+/// A claimed delivery with the body its event stored.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(flatten)]
+    delivery: Claimed,
+    body: Vec<u8>,
+}
+
+/// A local dispatcher's offer to take deliveries straight from the transaction that writes
+/// them: each delivery it has a free slot for (`take` reserves it) is written already leased
+/// to `owner` for `lease_ms`.
+pub trait LeaseOffer: Send {
+    fn owner(&self) -> &str;
+    fn lease_ms(&self) -> Millis;
+    fn take(&mut self, webhook: &WebhookId) -> bool;
 }
 
 /// How a claim is bounded.
@@ -69,9 +77,6 @@ pub struct AttemptRecord {
     pub next: NextStep,
 }
 
-/// A webhook's secret as stored: (webhook, secret id, nonce || ciphertext).
-type SealedSecret = (WebhookId, String, Vec<u8>);
-
 /// Rows per multi-row statement when recording (11 parameters a row; SQLite allows 32766).
 const ROWS_PER_STATEMENT: usize = 256;
 
@@ -93,17 +98,19 @@ impl Store {
         owner: &str,
         limits: ClaimLimits,
         busy: &[WebhookId],
-    ) -> StoreResult<Vec<Claimed>> {
+    ) -> StoreResult<Vec<(Claimed, Bytes)>> {
         let now = now_ms();
         let exclude = if busy.is_empty() {
             String::new()
         } else {
             format!("AND webhook_id NOT IN ({})", placeholders(7, busy.len()))
         };
-        let returning = "id, org_id, event_id, webhook_id, attempts, queued_attempts";
+        // The body comes with the claim, so sending needs no other query.
+        let returning = "id, org_id, event_id, webhook_id, attempts, queued_attempts, \
+                         (SELECT body FROM events WHERE events.id = deliveries.event_id) AS body";
         macro_rules! bind_claim {
             ($sql:expr, $executor:expr) => {{
-                let mut query = sqlx::query_as::<_, Claimed>(sqlx::AssertSqlSafe($sql))
+                let mut query = sqlx::query_as::<_, ClaimedRow>(sqlx::AssertSqlSafe($sql))
                     .bind(owner)
                     .bind(now + limits.lease_ms)
                     .bind(now)
@@ -160,7 +167,8 @@ impl Store {
                      )
                      UPDATE deliveries d SET lease_owner = $1, lease_expires_at = $2, next_attempt_at = $2
                      FROM ranked WHERE d.id = ranked.id
-                     RETURNING d.id, d.org_id, d.event_id, d.webhook_id, d.attempts, d.queued_attempts"
+                     RETURNING d.id, d.org_id, d.event_id, d.webhook_id, d.attempts, d.queued_attempts,
+                               (SELECT body FROM events e WHERE e.id = d.event_id) AS body"
                 ),
                 &mut *tx
             );
@@ -168,7 +176,10 @@ impl Store {
                 claimed
             }
         };
-        Ok(claimed)
+        Ok(claimed
+            .into_iter()
+            .map(|row| (row.delivery, Bytes::from(row.body)))
+            .collect())
     }
 
     /// When the next pending delivery is due, if any is.
@@ -179,70 +190,6 @@ impl Store {
                 .await?
         });
         Ok(next)
-    }
-
-    /// The webhooks' URLs, state and signing secrets.
-    pub async fn targets(&self, webhooks: &[WebhookId]) -> StoreResult<HashMap<WebhookId, Target>> {
-        if webhooks.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let now = now_ms();
-        let (rows, secrets): (Vec<(WebhookId, String, bool)>, Vec<SealedSecret>) = on_db!(self, pool => {
-            let sql = format!("SELECT id, url, enabled FROM webhooks WHERE id IN ({})", placeholders(1, webhooks.len()));
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for id in webhooks {
-                query = query.bind(id);
-            }
-            let rows = query.fetch_all(pool).await?;
-            let sql = format!(
-                "SELECT webhook_id, id, sealed FROM webhook_secrets
-                 WHERE (expires_at IS NULL OR expires_at > $1) AND webhook_id IN ({})
-                 ORDER BY expires_at IS NOT NULL, created_at DESC",
-                placeholders(2, webhooks.len())
-            );
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now);
-            for id in webhooks {
-                query = query.bind(id);
-            }
-            (rows, query.fetch_all(pool).await?)
-        });
-        let mut targets: HashMap<WebhookId, Target> = rows
-            .into_iter()
-            .map(|(id, url, enabled)| {
-                (
-                    id,
-                    Target {
-                        url,
-                        enabled,
-                        secrets: Vec::new(),
-                    },
-                )
-            })
-            .collect();
-        for (webhook, secret_id, sealed) in secrets {
-            let plain = self.key.open(&sealed, &secret_id)?;
-            let text = String::from_utf8(plain).map_err(|_| crate::crypto::OpenError)?;
-            if let Some(target) = targets.get_mut(&webhook) {
-                target.secrets.push(text);
-            }
-        }
-        Ok(targets)
-    }
-
-    /// The events' bodies, as stored when they happened.
-    pub async fn event_bodies(&self, events: &[EventId]) -> StoreResult<HashMap<EventId, Vec<u8>>> {
-        if events.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let list = placeholders(1, events.len());
-        let rows: Vec<(EventId, Vec<u8>)> = on_db!(self, pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id, body FROM events WHERE id IN ({list})")));
-            for id in events {
-                query = query.bind(id);
-            }
-            query.fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().collect())
     }
 
     /// Writes a batch of attempts and their consequences in one transaction: the attempt log,
@@ -290,6 +237,7 @@ impl Store {
                 NextStep::Gone => outcome.gone_at = Some(record.started_at),
             }
         }
+        let mut disabled_now: Vec<WebhookId> = Vec::new();
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
@@ -347,18 +295,29 @@ impl Store {
                 }
                 query.bind(owner).execute(&mut *tx).await?;
             }
+            // Webhooks whose attempts all succeeded end any failure streak, in one statement.
+            let recovered: Vec<&WebhookId> = webhooks
+                .iter()
+                .filter(|(_, o)| o.succeeded && o.failing_since.is_none() && o.gone_at.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            if !recovered.is_empty() {
+                let sql = format!(
+                    "UPDATE webhooks SET failing_since = NULL WHERE failing_since IS NOT NULL AND id IN ({})",
+                    placeholders(1, recovered.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in &recovered {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut *tx).await?;
+            }
             for (webhook, outcome) in &webhooks {
                 let disabled_reason = if let Some(at) = outcome.gone_at {
                     Some(format!(
                         "Disabled automatically: the receiver answered 410 Gone on {}.",
                         crate::domain::time::rfc3339(at)
                     ))
-                } else if outcome.succeeded && outcome.failing_since.is_none() {
-                    sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
-                        .bind(*webhook)
-                        .execute(&mut *tx)
-                        .await?;
-                    None
                 } else if let Some(failed_at) = outcome.failing_since {
                     // After a success in this batch the streak starts at this batch's failure;
                     // otherwise it goes on from whenever it began.
@@ -371,8 +330,9 @@ impl Store {
                     .bind(failed_at)
                     .bind(now - disable_after_ms)
                     .bind(outcome.succeeded)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .unwrap_or(false);
                     overdue.then(|| failing_reason.clone())
                 } else {
                     None
@@ -389,6 +349,7 @@ impl Store {
                     .await?
                     .rows_affected();
                     if disabled > 0 {
+                        disabled_now.push((*webhook).clone());
                         // What was waiting for it is kept as skipped, ready to replay.
                         sqlx::query(
                             "UPDATE deliveries SET status = 'skipped', next_attempt_at = NULL, updated_at = $2
@@ -403,6 +364,9 @@ impl Store {
             }
             tx.commit().await?;
         });
+        for webhook in &disabled_now {
+            self.target_changed(webhook).await;
+        }
         Ok(())
     }
 

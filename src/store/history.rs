@@ -195,6 +195,8 @@ impl Store {
                         .bind(webhook)
                         .bind(status)
                         .bind(due)
+                        .bind(None::<String>)
+                        .bind(None::<Millis>)
                         .bind(now)
                         .bind(now);
                 }

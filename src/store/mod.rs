@@ -16,6 +16,7 @@ mod history;
 mod page;
 mod postgres;
 mod sqlite;
+mod targets;
 mod test_fire;
 mod timers;
 mod triggers;
@@ -34,6 +35,7 @@ pub use dispatch::*;
 pub use history::*;
 pub use page::{Page, Paged};
 pub use sqlite::file_of as sqlite_file;
+pub use targets::{TARGET_TTL, Target};
 pub use test_fire::*;
 pub use timers::TIMERS_PER_STEP;
 pub use triggers::*;
@@ -123,6 +125,8 @@ pub struct Store {
     key: MasterKey,
     /// Wakes this process's dispatcher when deliveries become due.
     wake: std::sync::Arc<tokio::sync::Notify>,
+    /// The webhooks' targets, as the dispatcher sends to them.
+    targets: std::sync::Arc<targets::TargetCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +259,7 @@ impl Store {
             db,
             key,
             wake: Default::default(),
+            targets: Default::default(),
         })
     }
 
@@ -296,13 +301,14 @@ impl Store {
     }
 
     /// On PostgreSQL, a task that wakes this node's dispatcher when another node announces
-    /// deliveries; nothing on SQLite.
+    /// deliveries, and drops the targets that other nodes changed; nothing on SQLite.
     pub fn listen_for_deliveries(&self) -> Option<tokio::task::JoinHandle<()>> {
         match &self.db {
             Db::Sqlite(_) => None,
             Db::Postgres(pool) => Some(tokio::spawn(postgres::listen(
                 pool.clone(),
                 self.wake.clone(),
+                self.targets.clone(),
             ))),
         }
     }

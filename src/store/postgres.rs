@@ -95,17 +95,28 @@ pub async fn announce_deliveries(tx: &mut WriteTx<Postgres>) -> sqlx::Result<()>
     Ok(())
 }
 
-/// Forwards `NOTIFY biotz_deliveries` from other nodes to this node's dispatcher, reconnecting
-/// after a lost connection (the poll covers what is missed meanwhile).
-pub async fn listen(pool: PgPool, wake: std::sync::Arc<tokio::sync::Notify>) {
+/// Forwards `NOTIFY biotz_deliveries` from other nodes to this node's dispatcher and drops the
+/// targets named on `biotz_webhooks`, reconnecting after a lost connection. What is missed
+/// meanwhile is covered by the dispatcher's poll and by dropping every target on reconnecting.
+pub async fn listen(
+    pool: PgPool,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    targets: std::sync::Arc<super::targets::TargetCache>,
+) {
     loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
-                if let Err(error) = listener.listen(super::NOTIFY_CHANNEL).await {
+                let channels = [super::NOTIFY_CHANNEL, super::targets::TARGETS_CHANNEL];
+                if let Err(error) = listener.listen_all(channels).await {
                     tracing::warn!(%error, "LISTEN failed");
                 } else {
+                    targets.clear();
+                    wake.notify_one();
                     loop {
                         match listener.recv().await {
+                            Ok(notice) if notice.channel() == super::targets::TARGETS_CHANNEL => {
+                                targets.forget(notice.payload())
+                            }
                             Ok(_) => wake.notify_one(),
                             Err(error) => {
                                 tracing::warn!(%error, "the LISTEN connection was lost; reconnecting");

@@ -140,6 +140,8 @@ impl Store {
                         .bind(&delivery.webhook_id)
                         .bind(delivery.status)
                         .bind(due)
+                        .bind(None::<String>)
+                        .bind(None::<Millis>)
                         .bind(now)
                         .bind(now);
                 }

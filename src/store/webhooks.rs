@@ -198,6 +198,7 @@ impl Store {
             .rows_affected()
         });
         found(updated)?;
+        self.target_changed(id).await;
         self.webhook(org, id).await
     }
 
@@ -210,7 +211,9 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        found(deleted)
+        found(deleted)?;
+        self.target_changed(id).await;
+        Ok(())
     }
 
     /// The secrets that sign now: the current one first, then older ones still inside their
@@ -293,6 +296,7 @@ impl Store {
                 .await?;
             tx.commit().await?;
         });
+        self.target_changed(id).await;
         Ok(secret)
     }
 }

@@ -12,6 +12,7 @@ mod conditions;
 mod deliveries_ui;
 mod devices;
 mod dispatch;
+mod handoff;
 mod health;
 mod openapi;
 mod processes;

@@ -442,7 +442,7 @@ async fn median_claim_ms(store: &biotz::store::Store, rounds: usize) -> anyhow::
         let claimed = store.claim_due("bench", limits, &[]).await?;
         samples.push(start.elapsed());
         anyhow::ensure!(claimed.len() == 128, "claimed {} of 128", claimed.len());
-        let ids: Vec<_> = claimed.into_iter().map(|c| c.id).collect();
+        let ids: Vec<_> = claimed.into_iter().map(|(c, _)| c.id).collect();
         store.release_claimed("bench", &ids).await?;
     }
     Ok(percentiles(samples).map_or(f64::NAN, |(p50, _, _)| p50))
