@@ -178,20 +178,27 @@ async fn seed_devices(
             let device_type = setup::create_device_type(store, org, &input)
                 .await
                 .map_err(failed)?;
-            for (name, condition, severity) in [
+            // Too warm clears only below 3 °C (hysteresis); Door open is raised by its timer
+            // once the door has stayed open for 2 seconds.
+            for (name, condition, clear, for_seconds, severity) in [
                 (
                     "Too warm",
                     json!({ "field": "/temperature", "op": ">", "value": 4 }),
+                    json!({ "field": "/temperature", "op": "<", "value": 3 }),
+                    0,
                     "critical",
                 ),
                 (
                     "Door open",
                     json!({ "field": "/door_open", "op": "==", "value": true }),
+                    serde_json::Value::Null,
+                    2,
                     "warning",
                 ),
             ] {
                 let trigger: setup::TriggerInput = serde_json::from_value(json!({
                     "name": name, "message_type": "telemetry", "condition": condition, "severity": severity,
+                    "clear_condition": clear, "for_seconds": for_seconds,
                     "webhook_ids": [webhook.to_string()],
                 }))?;
                 setup::create_trigger(store, org, &device_type.id, &trigger)

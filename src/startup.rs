@@ -160,6 +160,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopping) = watch::channel(false);
+        // Part of this future, not spawned: it stops with the server.
+        let timers = crate::alarms::timers::run(self.store.clone(), stopping.clone());
         let dispatcher = self
             .dispatcher
             .map(|(dispatcher, grace)| tokio::spawn(dispatcher.run(stopping.clone(), grace)));
@@ -183,13 +185,12 @@ impl Application {
         let app = self
             .router
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            })
-            .await
-            .context("serving HTTP");
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let (served, ()) = tokio::join!(serving.into_future(), timers);
+        let served = served.context("serving HTTP");
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
         }

@@ -4,5 +4,7 @@
 pub mod cache;
 pub mod devices;
 pub mod ingest;
+pub mod lifecycle;
 pub mod schemas;
 pub mod setup;
+pub mod timers;

@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::alarm::{Condition, ConditionInput, Severity, check_against_schema};
+use crate::domain::alarm::Severity;
+use crate::domain::condition::Condition;
 use crate::domain::device::{
     parse_description, parse_device_type_name, parse_message_type_name, parse_schema,
     parse_trigger_name,
@@ -121,7 +122,12 @@ pub async fn update_device_type(
                     ),
                 ),
                 Some(i) => {
-                    if let Err(message) = check_against_schema(&trigger.condition, &wanted[i].schema) {
+                    let mut problems = FieldErrors::new();
+                    trigger.condition.check_against_schema("condition", &wanted[i].schema, &mut problems);
+                    if let Some(clear) = &trigger.clear_condition {
+                        clear.check_against_schema("clear_condition", &wanted[i].schema, &mut problems);
+                    }
+                    if let Some((_, message)) = problems.iter().next() {
                         errors.add(
                             &format!("message_types[{i}].schema"),
                             format!("The alarm trigger “{}” would no longer fit: {message}", trigger.name),
@@ -151,10 +157,30 @@ pub async fn update_device_type(
 pub struct TriggerInput {
     pub name: Option<String>,
     pub message_type: Option<String>,
-    pub condition: Option<ConditionInput>,
+    pub condition: Option<Value>,
+    /// `null` removes the clear condition; absent leaves it as it is.
+    #[serde(default, deserialize_with = "present")]
+    pub clear_condition: Option<Value>,
+    pub for_seconds: Option<Value>,
     pub severity: Option<String>,
     pub enabled: Option<bool>,
     pub webhook_ids: Option<Vec<String>>,
+}
+
+/// A field that is present, even as `null` (which `Option` alone would read as absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+pub const MAX_FOR_SECONDS: i64 = 86_400;
+
+fn parse_for_seconds(value: &Value) -> Result<i64, String> {
+    match value.as_i64() {
+        Some(seconds) if (0..=MAX_FOR_SECONDS).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "Give a whole number of seconds from 0 (raise at once) to {MAX_FOR_SECONDS} (a day)."
+        )),
+    }
 }
 
 /// Checks a whole trigger: fields not given are taken from `current` (for a change) or are
@@ -209,34 +235,63 @@ async fn check_trigger(
         }
     };
     let condition = match (&input.condition, current) {
-        (Some(input), _) => Condition::parse(input, &mut errors),
+        (Some(input), _) => Condition::parse(input, "condition", &mut errors),
         (None, Some(current)) => Some(current.condition.clone()),
         (None, None) => {
             errors.add("condition", "Give the condition as {\"field\": \"/temperature\", \"op\": \">\", \"value\": 80}.");
             None
         }
     };
-    if let (Some(condition), Some(message_type)) = (&condition, message_type)
-        && let Err(message) = check_against_schema(condition, &message_type.schema)
-    {
-        errors.add("condition.field", message);
+    // Outer None: not checked (a field had a problem); inner None: no clear condition.
+    let clear_condition = match (&input.clear_condition, current) {
+        (Some(Value::Null), _) => Some(None),
+        (Some(input), _) => Condition::parse(input, "clear_condition", &mut errors).map(Some),
+        (None, Some(current)) => Some(current.clear_condition.clone()),
+        (None, None) => Some(None),
+    };
+    if let Some(message_type) = message_type {
+        if let Some(condition) = &condition {
+            condition.check_against_schema("condition", &message_type.schema, &mut errors);
+        }
+        if let Some(Some(clear)) = &clear_condition {
+            clear.check_against_schema("clear_condition", &message_type.schema, &mut errors);
+        }
     }
+    let for_seconds = match (&input.for_seconds, current) {
+        (Some(value), _) => errors.check("for_seconds", parse_for_seconds(value)),
+        (None, Some(current)) => Some(current.for_seconds),
+        (None, None) => Some(0),
+    };
     let severity = match (&input.severity, current) {
         (Some(severity), _) => errors.check("severity", Severity::parse(severity)),
         (None, Some(current)) => Some(current.severity),
         (None, None) => Some(Severity::Warning),
     };
     let enabled = input.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
-    match (name, message_type, condition, severity) {
-        (Some(name), Some(message_type), Some(condition), Some(severity)) if errors.is_empty() => {
-            Ok(TriggerFields {
-                name,
-                message_type_id: message_type.id.clone(),
-                condition,
-                severity,
-                enabled,
-            })
-        }
+    match (
+        name,
+        message_type,
+        condition,
+        clear_condition,
+        for_seconds,
+        severity,
+    ) {
+        (
+            Some(name),
+            Some(message_type),
+            Some(condition),
+            Some(clear_condition),
+            Some(for_seconds),
+            Some(severity),
+        ) if errors.is_empty() => Ok(TriggerFields {
+            name,
+            message_type_id: message_type.id.clone(),
+            condition,
+            clear_condition,
+            for_seconds,
+            severity,
+            enabled,
+        }),
         _ => Err(errors.into()),
     }
 }
@@ -341,6 +396,10 @@ pub async fn update_trigger(
         None => None,
     };
     store.update_trigger(org, id, &fields).await?;
+    if fields.condition != current.condition || fields.for_seconds != current.for_seconds {
+        // A clock started under the old rule is not evidence for the new one.
+        store.stop_trigger_timers(org, id).await?;
+    }
     if let Some(ids) = webhooks {
         write_webhooks(store, org, id, &ids).await?;
     }

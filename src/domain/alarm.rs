@@ -96,9 +96,9 @@ impl Severity {
     }
 }
 
-/// A condition on one field of a message: `payload[field] op value`.
+/// A comparison of one field of a message: `payload[field] op value`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Condition {
+pub struct Comparison {
     /// A JSON Pointer (RFC 6901) into the message payload, such as `/temperature`.
     pub field: String,
     pub op: Op,
@@ -106,26 +106,26 @@ pub struct Condition {
     pub value: Value,
 }
 
-/// The condition as sent by a client, before it is checked.
+/// A comparison as sent by a client, before it is checked.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConditionInput {
+pub struct ComparisonInput {
     pub field: String,
     pub op: String,
     pub value: Value,
 }
 
-impl Condition {
-    /// Checks each part, recording problems under `condition.field`, `condition.op` and
-    /// `condition.value`.
-    pub fn parse(input: &ConditionInput, errors: &mut FieldErrors) -> Option<Self> {
-        let field = errors.check("condition.field", parse_pointer(&input.field));
-        let op = errors.check("condition.op", Op::parse(&input.op));
+impl Comparison {
+    /// Checks each part, recording problems under `{at}.field`, `{at}.op` and `{at}.value`
+    /// (`at` is `condition` for a trigger's single comparison).
+    pub fn parse(input: &ComparisonInput, at: &str, errors: &mut FieldErrors) -> Option<Self> {
+        let field = errors.check(&format!("{at}.field"), parse_pointer(&input.field));
+        let op = errors.check(&format!("{at}.op"), Op::parse(&input.op));
         let value = match &input.value {
             Value::Number(_) | Value::String(_) | Value::Bool(_) => Some(input.value.clone()),
             _ => {
                 errors.add(
-                    "condition.value",
+                    &format!("{at}.value"),
                     "Compare with a number, a string, or true or false.",
                 );
                 None
@@ -135,7 +135,7 @@ impl Condition {
             && !op.is_equality()
         {
             errors.add(
-                "condition.op",
+                &format!("{at}.op"),
                 "A true/false value can only be compared with == or !=.",
             );
             return None;
@@ -194,7 +194,7 @@ pub fn parse_pointer(text: &str) -> Result<String, String> {
 
 /// Checks a condition against the message type's schema where the schema says enough: the field
 /// must exist in it, and where the schema gives the field a type, the value must be of that type.
-pub fn check_against_schema(condition: &Condition, schema: &Value) -> Result<(), String> {
+pub fn check_against_schema(condition: &Comparison, schema: &Value) -> Result<(), String> {
     let tokens: Vec<String> = condition
         .field
         .split('/')
@@ -302,14 +302,15 @@ mod tests {
 
     use super::*;
 
-    fn condition(field: &str, op: &str, value: Value) -> Condition {
+    fn condition(field: &str, op: &str, value: Value) -> Comparison {
         let mut errors = FieldErrors::new();
-        let parsed = Condition::parse(
-            &ConditionInput {
+        let parsed = Comparison::parse(
+            &ComparisonInput {
                 field: field.into(),
                 op: op.into(),
                 value,
             },
+            "condition",
             &mut errors,
         );
         assert!(errors.is_empty(), "{errors}");
@@ -387,12 +388,12 @@ mod tests {
             Some(false)
         );
         let mut errors = FieldErrors::new();
-        let input = ConditionInput {
+        let input = ComparisonInput {
             field: "/door/open".into(),
             op: ">".into(),
             value: json!(true),
         };
-        assert!(Condition::parse(&input, &mut errors).is_none());
+        assert!(Comparison::parse(&input, "condition", &mut errors).is_none());
         assert!(errors.get("condition.op").unwrap().contains("== or !="));
     }
 
@@ -419,12 +420,12 @@ mod tests {
     #[test]
     fn bad_conditions_name_each_part() {
         let mut errors = FieldErrors::new();
-        let input = ConditionInput {
+        let input = ComparisonInput {
             field: "temperature".into(),
             op: "=>".into(),
             value: json!([1]),
         };
-        assert!(Condition::parse(&input, &mut errors).is_none());
+        assert!(Comparison::parse(&input, "condition", &mut errors).is_none());
         assert!(
             errors
                 .get("condition.field")

@@ -7,6 +7,7 @@ use super::{AlarmId, DeviceId, DeviceTypeId, EventId, MessageId, TriggerId};
 
 pub const ALARM_RAISED: &str = "alarm.raised";
 pub const ALARM_CLEARED: &str = "alarm.cleared";
+pub const ALARM_ACKNOWLEDGED: &str = "alarm.acknowledged";
 pub const WEBHOOK_TEST: &str = "webhook.test";
 
 /// Everything an alarm event tells: the alarm, its trigger, the device and the message.

@@ -81,6 +81,7 @@ ids! {
     EventId = "evt";
     DeliveryId = "dlv";
     AttemptId = "att";
+    HistoryId = "ahs";
 }
 
 #[cfg(test)]

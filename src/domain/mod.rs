@@ -1,11 +1,13 @@
 //! The product's vocabulary, parsed at the boundary so the rest of the code can trust it.
 
 pub mod alarm;
+pub mod condition;
 pub mod device;
 pub mod event;
 pub mod ids;
 pub mod message_key;
 pub mod random;
+pub mod sample;
 pub mod text;
 pub mod time;
 pub mod validation;

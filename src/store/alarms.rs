@@ -11,17 +11,19 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::idempotency::{ClaimKeys, KeyClaim};
+use super::timers::{START_TIMER, STOP_TIMER};
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{
     Claimed, Delivery, LeaseOffer, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db,
     placeholders,
 };
+use crate::domain::condition::{Rule, TimerStep};
 use crate::domain::event::AlarmEvent;
 use crate::domain::message_key::MessageKey;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
-    AlarmId, DeliveryId, DeviceId, DeviceTypeId, EventId, MessageId, MessageTypeId, OrgId,
-    TriggerId, WebhookId,
+    AlarmId, DeliveryId, DeviceId, DeviceTypeId, EventId, HistoryId, MessageId, MessageTypeId,
+    OrgId, TriggerId, WebhookId,
 };
 use crate::store::{Device, MessageType};
 
@@ -68,20 +70,27 @@ pub struct Alarm {
     pub severity: String,
     pub device_id: DeviceId,
     pub device_name: String,
+    pub device_type_id: DeviceTypeId,
     pub trigger_id: TriggerId,
     pub trigger_name: String,
     #[serde(serialize_with = "as_rfc3339::serialize")]
     pub raised_at: Millis,
     #[serde(serialize_with = "as_rfc3339::option::serialize")]
     pub cleared_at: Option<Millis>,
+    #[serde(serialize_with = "as_rfc3339::option::serialize")]
+    pub acknowledged_at: Option<Millis>,
+    /// The email of the user who acknowledged it (none for an API token).
+    pub acknowledged_by: Option<String>,
+    pub acknowledge_note: Option<String>,
     #[serde(serialize_with = "as_rfc3339::serialize")]
     pub updated_at: Millis,
     /// The event of the alarm's latest state change.
     pub latest_event_id: Option<EventId>,
 }
 
-const ALARM_SELECT: &str = "SELECT a.id, a.state, t.severity, a.device_id, d.name AS device_name, a.trigger_id, \
-     t.name AS trigger_name, a.raised_at, a.cleared_at, a.updated_at, \
+const ALARM_SELECT: &str = "SELECT a.id, a.state, t.severity, a.device_id, d.name AS device_name, d.device_type_id, \
+     a.trigger_id, t.name AS trigger_name, a.raised_at, a.cleared_at, a.acknowledged_at, \
+     a.acknowledged_email AS acknowledged_by, a.acknowledge_note, a.updated_at, \
      (SELECT max(e.id) FROM events e WHERE e.alarm_id = a.id) AS latest_event_id \
      FROM alarms a JOIN devices d ON d.id = a.device_id JOIN alarm_triggers t ON t.id = a.trigger_id";
 
@@ -112,6 +121,16 @@ struct EventRow {
     alarm_id: Option<AlarmId>,
     created_at: Millis,
     body: Vec<u8>,
+}
+
+/// What a list of alarms is narrowed to; `None` is any.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmFilter {
+    /// `raised`, `acknowledged` or `cleared`.
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    pub device_type: Option<DeviceTypeId>,
+    pub device: Option<DeviceId>,
 }
 
 /// An alarm's state change found while ingesting.
@@ -200,7 +219,7 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
 
-            let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<TriggerRow>> = HashMap::new();
+            let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<(TriggerRow, Rule)>> = HashMap::new();
             for (message, _) in &accepted {
                 let key = (message.device.device_type_id.clone(), message.message_type.id.clone());
                 if let std::collections::hash_map::Entry::Vacant(entry) = triggers.entry(key) {
@@ -213,14 +232,14 @@ impl Store {
                     .bind(&message.message_type.id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    entry.insert(rows);
+                    entry.insert(rows.into_iter().map(|row| { let rule = row.rule(); (row, rule) }).collect());
                 }
             }
             // Whether each (device, trigger) alarm is raised now; missing means never raised.
             let mut raised: HashMap<(DeviceId, TriggerId), bool> = HashMap::new();
             if triggers.values().any(|t| !t.is_empty()) {
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT device_id, trigger_id, state = 'raised' FROM alarms WHERE device_id IN ({device_list})"
+                    "SELECT device_id, trigger_id, state <> 'cleared' FROM alarms WHERE device_id IN ({device_list})"
                 )));
                 for device in &devices {
                     query = query.bind(*device);
@@ -233,6 +252,8 @@ impl Store {
             // The batch's events and deliveries, written after the loop in multi-row statements.
             let mut new_events = Vec::new();
             let mut new_deliveries = Vec::new();
+            let mut new_history = Vec::new();
+            let mut timer_steps = Vec::new();
             let mut results = Vec::with_capacity(messages.len());
             for (index, (message, id)) in messages.iter().zip(&ids).enumerate() {
                 let Some(message_id) = id else {
@@ -242,21 +263,23 @@ impl Store {
                 let (device, message_type, payload) = (message.device, message.message_type, message.payload);
                 let key = (device.device_type_id.clone(), message_type.id.clone());
                 let mut events = Vec::new();
-                for trigger in &triggers[&key] {
-                    let condition = trigger.condition();
-                    let Some(hot) = condition.evaluate(payload) else { continue };
+                for (trigger, rule) in &triggers[&key] {
                     let state = raised.entry((device.id.clone(), trigger.id.clone())).or_insert(false);
-                    if *state == hot {
-                        continue;
+                    let (change, timer) = rule.step(*state, payload);
+                    if timer != TimerStep::Keep {
+                        timer_steps.push((&device.org_id, &device.id, &trigger.id, timer, message_id, rule.for_seconds));
                     }
+                    let Some(hot) = change else { continue };
                     *state = hot;
                     let transition = if hot {
                         let id: Option<AlarmId> = sqlx::query_scalar(
                             "INSERT INTO alarms (id, org_id, device_id, trigger_id, state, raised_at, cleared_at, updated_at)
                              VALUES ($1, $2, $3, $4, 'raised', $5, NULL, $5)
                              ON CONFLICT (device_id, trigger_id) DO UPDATE SET state = 'raised',
-                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at
-                             WHERE alarms.state <> 'raised'
+                                 raised_at = excluded.raised_at, cleared_at = NULL, updated_at = excluded.updated_at,
+                                 acknowledged_at = NULL, acknowledged_by = NULL, acknowledged_email = NULL,
+                                 acknowledge_note = NULL
+                             WHERE alarms.state = 'cleared'
                              RETURNING id",
                         )
                         .bind(AlarmId::generate())
@@ -270,7 +293,7 @@ impl Store {
                     } else {
                         let row: Option<(AlarmId, Millis)> = sqlx::query_as(
                             "UPDATE alarms SET state = 'cleared', cleared_at = $3, updated_at = $3
-                             WHERE device_id = $1 AND trigger_id = $2 AND state = 'raised'
+                             WHERE device_id = $1 AND trigger_id = $2 AND state IN ('raised', 'acknowledged')
                              RETURNING id, raised_at",
                         )
                         .bind(&device.id)
@@ -293,7 +316,7 @@ impl Store {
                         cleared_at: transition.cleared_at,
                         trigger_id: &trigger.id,
                         trigger_name: &trigger.name,
-                        condition: serde_json::to_value(&condition).unwrap_or(Value::Null),
+                        condition: serde_json::to_value(&rule.condition).unwrap_or(Value::Null),
                         device_type_id: &device.device_type_id,
                         device_type_name: &device.device_type_name,
                         device_id: &device.id,
@@ -305,6 +328,8 @@ impl Store {
                     };
                     let body = Bytes::from(event.body());
                     new_events.push((event_id.clone(), &device.org_id, event.event_type(), transition.alarm_id.clone(), body.clone()));
+                    let state = if transition.raised { "raised" } else { "cleared" };
+                    new_history.push((&device.org_id, transition.alarm_id.clone(), state, message_id, event_id.clone()));
                     if !webhooks.contains_key(&trigger.id) {
                         let list: Vec<(WebhookId, bool)> = sqlx::query_as(
                             "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
@@ -348,6 +373,24 @@ impl Store {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_events_sql(chunk.len())));
                 for (event_id, org_id, event_type, alarm_id, body) in chunk {
                     query = query.bind(event_id).bind(*org_id).bind(*event_type).bind(alarm_id).bind(body.as_ref()).bind(now);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            for (org_id, device_id, trigger_id, step, message_id, for_seconds) in timer_steps {
+                let query = if step == TimerStep::Start {
+                    sqlx::query(START_TIMER).bind(device_id).bind(trigger_id).bind(org_id).bind(message_id)
+                        .bind(now).bind(now + for_seconds * 1000)
+                } else {
+                    sqlx::query(STOP_TIMER).bind(device_id).bind(trigger_id)
+                };
+                query.execute(&mut *tx).await?;
+            }
+            for chunk in new_history.chunks(MESSAGES_PER_INSERT) {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_history_sql(chunk.len())));
+                for (org_id, alarm_id, state, message_id, event_id) in chunk {
+                    query = query.bind(HistoryId::generate()).bind(*org_id).bind(alarm_id).bind(*state).bind(now)
+                        .bind("message").bind(*message_id).bind(None::<String>).bind(None::<String>)
+                        .bind(None::<String>).bind(event_id);
                 }
                 query.execute(&mut *tx).await?;
             }
@@ -410,26 +453,42 @@ impl Store {
         )
     }
 
-    /// Alarms newest first; `state` filters to `raised` or `cleared`.
+    /// Alarms newest first, narrowed by the filters that are set.
     pub async fn list_alarms(
         &self,
         org: &OrgId,
-        state: Option<&str>,
+        filter: &AlarmFilter,
         page: &Page,
     ) -> StoreResult<Paged<Alarm>> {
         let rows: Vec<Alarm> = on_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{ALARM_SELECT} WHERE a.org_id = $1 AND ($2 IS NULL OR a.state = $2) AND a.id < $3
+                 AND ($5 IS NULL OR t.severity = $5) AND ($6 IS NULL OR d.device_type_id = $6)
+                 AND ($7 IS NULL OR a.device_id = $7)
                  ORDER BY a.id DESC LIMIT $4"
             )))
             .bind(org)
-            .bind(state)
+            .bind(filter.state.as_deref())
             .bind(page.before())
             .bind(page.fetch_limit())
+            .bind(filter.severity.as_deref())
+            .bind(filter.device_type.as_ref())
+            .bind(filter.device.as_ref())
             .fetch_all(pool)
             .await?
         });
         Ok(page.finish(rows, |a| a.id.as_str()))
+    }
+
+    pub async fn alarm(&self, org: &OrgId, id: &AlarmId) -> StoreResult<Alarm> {
+        let row: Option<Alarm> = on_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ALARM_SELECT} WHERE a.org_id = $1 AND a.id = $2")))
+                .bind(org)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.ok_or(StoreError::NotFound)
     }
 
     /// For the Alarms page: the raised ones by when they were raised, then the recently cleared.
@@ -440,7 +499,8 @@ impl Store {
     ) -> StoreResult<(Vec<Alarm>, Vec<Alarm>)> {
         let (raised, cleared) = on_db!(self, pool => {
             let raised = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{ALARM_SELECT} WHERE a.org_id = $1 AND a.state = 'raised' ORDER BY a.raised_at DESC LIMIT $2"
+                "{ALARM_SELECT} WHERE a.org_id = $1 AND a.state IN ('raised', 'acknowledged')
+                 ORDER BY a.raised_at DESC LIMIT $2"
             )))
             .bind(org)
             .bind(limit)

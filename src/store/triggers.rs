@@ -4,7 +4,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
-use crate::domain::alarm::{Condition, Op, Severity};
+use crate::domain::alarm::{Comparison, Op, Severity};
+use crate::domain::condition::{Condition, Rule};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{DeviceTypeId, MessageTypeId, OrgId, TriggerId, WebhookId};
 
@@ -22,6 +23,10 @@ pub struct Trigger {
     pub message_type_id: MessageTypeId,
     pub message_type: String,
     pub condition: Condition,
+    /// When set, a raised alarm clears only when this holds (hysteresis).
+    pub clear_condition: Option<Condition>,
+    /// How long the condition must hold before the alarm is raised.
+    pub for_seconds: i64,
     pub severity: Severity,
     pub enabled: bool,
     pub webhooks: Vec<WebhookRef>,
@@ -58,6 +63,9 @@ pub(super) struct TriggerRow {
     pub field: String,
     pub op: String,
     pub value: String,
+    pub condition_json: Option<String>,
+    pub clear_condition: Option<String>,
+    pub for_seconds: i64,
     pub severity: String,
     pub enabled: bool,
     pub created_at: Millis,
@@ -66,16 +74,38 @@ pub(super) struct TriggerRow {
 
 impl TriggerRow {
     pub(super) fn condition(&self) -> Condition {
-        Condition {
-            field: self.field.clone(),
-            op: Op::parse(&self.op).unwrap_or(Op::Eq),
-            value: serde_json::from_str(&self.value).unwrap_or(Value::Null),
+        let stored = self
+            .condition_json
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .and_then(|value| Condition::from_stored(&value));
+        stored.unwrap_or_else(|| {
+            Condition::Compare(Comparison {
+                field: self.field.clone(),
+                op: Op::parse(&self.op).unwrap_or(Op::Eq),
+                value: serde_json::from_str(&self.value).unwrap_or(Value::Null),
+            })
+        })
+    }
+
+    pub(super) fn rule(&self) -> Rule {
+        Rule {
+            condition: self.condition(),
+            clear_condition: self.clear_condition(),
+            for_seconds: self.for_seconds,
         }
+    }
+
+    pub(super) fn clear_condition(&self) -> Option<Condition> {
+        let value = serde_json::from_str(self.clear_condition.as_deref()?).ok()?;
+        Condition::from_stored(&value)
     }
 
     fn into_trigger(self, webhooks: Vec<WebhookRef>) -> Trigger {
         Trigger {
             condition: self.condition(),
+            clear_condition: self.clear_condition(),
+            for_seconds: self.for_seconds,
             severity: Severity::parse(&self.severity).unwrap_or(Severity::Warning),
             id: self.id,
             org_id: self.org_id,
@@ -92,7 +122,8 @@ impl TriggerRow {
 }
 
 pub(super) const TRIGGER_SELECT: &str = "SELECT t.id, t.org_id, t.device_type_id, t.name, t.message_type_id, \
-     m.name AS message_type, t.field, t.op, t.value, t.severity, t.enabled, t.created_at, t.updated_at \
+     m.name AS message_type, t.field, t.op, t.value, t.condition AS condition_json, t.clear_condition, \
+     t.for_seconds, t.severity, t.enabled, t.created_at, t.updated_at \
      FROM alarm_triggers t JOIN message_types m ON m.id = t.message_type_id";
 
 /// A checked trigger to store.
@@ -101,8 +132,27 @@ pub struct TriggerFields {
     pub name: String,
     pub message_type_id: MessageTypeId,
     pub condition: Condition,
+    pub clear_condition: Option<Condition>,
+    pub for_seconds: i64,
     pub severity: Severity,
     pub enabled: bool,
+}
+
+impl TriggerFields {
+    /// The first comparison, for the columns rows before whole conditions were stored use.
+    fn first(&self) -> &Comparison {
+        self.condition.comparisons()[0]
+    }
+
+    fn condition_json(&self) -> String {
+        serde_json::to_string(&self.condition).unwrap_or_default()
+    }
+
+    fn clear_json(&self) -> Option<String> {
+        self.clear_condition
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_default())
+    }
 }
 
 impl Store {
@@ -117,8 +167,9 @@ impl Store {
         let inserted = on_db!(self, pool => {
             sqlx::query(
                 "INSERT INTO alarm_triggers (id, org_id, device_type_id, message_type_id, name, name_key, field, op,
-                                             value, severity, enabled, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 WHERE EXISTS
+                                             value, severity, enabled, created_at, updated_at, condition,
+                                             clear_condition, for_seconds)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15 WHERE EXISTS
                    (SELECT 1 FROM message_types WHERE org_id = $2 AND device_type_id = $3 AND id = $4)",
             )
             .bind(&id)
@@ -127,12 +178,15 @@ impl Store {
             .bind(&fields.message_type_id)
             .bind(&fields.name)
             .bind(fields.name.to_lowercase())
-            .bind(&fields.condition.field)
-            .bind(fields.condition.op.as_str())
-            .bind(fields.condition.value.to_string())
+            .bind(&fields.first().field)
+            .bind(fields.first().op.as_str())
+            .bind(fields.first().value.to_string())
             .bind(fields.severity.as_str())
             .bind(fields.enabled)
             .bind(now)
+            .bind(fields.condition_json())
+            .bind(fields.clear_json())
+            .bind(fields.for_seconds)
             .execute(pool)
             .await
             .map_err(conflict_on("name", TRIGGER_TAKEN))?
@@ -151,7 +205,8 @@ impl Store {
         let updated = on_db!(self, pool => {
             sqlx::query(
                 "UPDATE alarm_triggers SET message_type_id = $3, name = $4, name_key = $5, field = $6, op = $7,
-                        value = $8, severity = $9, enabled = $10, updated_at = $11
+                        value = $8, severity = $9, enabled = $10, updated_at = $11, condition = $12,
+                        clear_condition = $13, for_seconds = $14
                  WHERE org_id = $1 AND id = $2 AND EXISTS
                    (SELECT 1 FROM message_types m WHERE m.org_id = $1 AND m.id = $3
                       AND m.device_type_id = alarm_triggers.device_type_id)",
@@ -161,12 +216,15 @@ impl Store {
             .bind(&fields.message_type_id)
             .bind(&fields.name)
             .bind(fields.name.to_lowercase())
-            .bind(&fields.condition.field)
-            .bind(fields.condition.op.as_str())
-            .bind(fields.condition.value.to_string())
+            .bind(&fields.first().field)
+            .bind(fields.first().op.as_str())
+            .bind(fields.first().value.to_string())
             .bind(fields.severity.as_str())
             .bind(fields.enabled)
             .bind(now_ms())
+            .bind(fields.condition_json())
+            .bind(fields.clear_json())
+            .bind(fields.for_seconds)
             .execute(pool)
             .await
             .map_err(conflict_on("name", TRIGGER_TAKEN))?

@@ -14,12 +14,14 @@ use super::error::AppError;
 use super::session::{self, CSRF_FIELD, CSRF_HEADER};
 use crate::domain::OrgId;
 use crate::domain::ids::PrefixedId;
-use crate::store::{SessionInfo, token_hash};
+use crate::store::{Actor, SessionInfo, token_hash};
 
 /// The organization an API request acts for: from `Authorization: Bearer`, or from the session
 /// cookie, in which case a state-changing request must also carry `X-CSRF-Token`.
 pub struct ApiCaller {
     pub org: OrgId,
+    /// The signed-in user, or an API token.
+    pub actor: Actor,
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -48,7 +50,10 @@ impl FromRequestParts<AppState> for ApiCaller {
                             .into(),
                     )
                 })?;
-            return Ok(Self { org });
+            return Ok(Self {
+                org,
+                actor: Actor::ApiToken,
+            });
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(session) = session::load(&jar, state).await? else {
@@ -64,6 +69,10 @@ impl FromRequestParts<AppState> for ApiCaller {
             }
         }
         Ok(Self {
+            actor: Actor::User {
+                id: session.user_id.clone(),
+                email: session.email.clone(),
+            },
             org: session.org_id,
         })
     }

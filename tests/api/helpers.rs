@@ -207,6 +207,12 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// Stops this node's server and background tasks, as a crash or a restart would; its
+    /// database stays, for another node to start on.
+    pub fn stop_serving(&self) {
+        self.server.abort();
+    }
+
     /// Writes a file in the test's own directory and returns its path.
     pub fn temp_file(&self, name: &str, contents: &str) -> std::path::PathBuf {
         let path = self._dir.path().join(name);

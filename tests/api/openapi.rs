@@ -47,6 +47,10 @@ async fn every_documented_operation_exists() {
         .unwrap()
         .to_owned();
 
+    let alarm = api.get("/api/v1/alarms").await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let id_for = |path: &str| -> String {
         if !path.contains("{id}") {
             return path.to_owned();
@@ -58,6 +62,7 @@ async fn every_documented_operation_exists() {
             "alarm-triggers" => trigger["id"].as_str().unwrap().to_owned(),
             "deliveries" => delivery.clone(),
             "events" => event.clone(),
+            "alarms" => alarm.clone(),
             "tokens" => token.clone(),
             other => panic!("no id for /{other}"),
         };

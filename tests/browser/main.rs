@@ -22,6 +22,7 @@ mod alarms;
 mod deliveries;
 mod first_run;
 mod keyboard;
+mod lifecycle;
 mod lists;
 mod pages;
 mod triggers;

@@ -8,8 +8,11 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ListQuery;
+use serde::Deserialize;
+
 use crate::alarms::ingest::{self, INGEST_BODY_LIMIT, IngestInput};
-use crate::domain::EventId;
+use crate::alarms::lifecycle::{self, FilterInput};
+use crate::domain::{AlarmId, EventId};
 use crate::store::{Alarm, Device, Ingested, Paged, token_hash};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
@@ -22,6 +25,8 @@ pub fn router() -> Router<AppState> {
             post(ingest).layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)),
         )
         .route("/alarms", get(alarms))
+        .route("/alarms/{id}", get(alarm))
+        .route("/alarms/{id}/acknowledge", post(acknowledge))
         .route("/events/{id}", get(event))
 }
 
@@ -110,27 +115,54 @@ async fn alarms(
 ) -> AppResult<Json<Paged<Alarm>>> {
     let query = ListQuery::from_uri(&uri)?;
     let page = query.page()?;
-    let state_filter = match query
-        .status
-        .as_deref()
-        .or(query.state.as_deref())
-        .map(str::trim)
-    {
-        None | Some("") => None,
-        Some(s @ ("raised" | "cleared")) => Some(s.to_owned()),
-        Some(_) => {
-            return Err(AppError::validation(
-                "state",
-                "Filter by raised or cleared.",
-            ));
-        }
-    };
+    let filter = lifecycle::parse_filter(&FilterInput {
+        state: query.status.as_deref().or(query.state.as_deref()),
+        severity: query.severity.as_deref(),
+        device_type_id: query.device_type_id.as_deref(),
+        device_id: query.device_id.as_deref(),
+    })
+    .map_err(AppError::Validation)?;
     Ok(Json(
-        state
-            .store
-            .list_alarms(&caller.org, state_filter.as_deref(), &page)
-            .await?,
+        state.store.list_alarms(&caller.org, &filter, &page).await?,
     ))
+}
+
+/// One alarm with its history, oldest transition first.
+async fn alarm(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<AlarmId>,
+) -> AppResult<Json<Value>> {
+    let alarm = state.store.alarm(&caller.org, &id).await?;
+    let history = state.store.alarm_history(&caller.org, &id).await?;
+    let mut body = json!(alarm);
+    body["history"] = json!(history);
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcknowledgeInput {
+    note: Option<String>,
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<AlarmId>,
+    ApiJson(input): ApiJson<AcknowledgeInput>,
+) -> AppResult<Json<Value>> {
+    let event = lifecycle::acknowledge(
+        &state.store,
+        &caller.org,
+        &id,
+        &caller.actor,
+        input.note.as_deref(),
+    )
+    .await?;
+    let mut answer = json!(state.store.alarm(&caller.org, &id).await?);
+    answer["event_id"] = json!(event);
+    Ok(Json(answer))
 }
 
 async fn event(

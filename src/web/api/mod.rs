@@ -48,6 +48,9 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub state: Option<String>,
     pub webhook_id: Option<String>,
+    pub severity: Option<String>,
+    pub device_type_id: Option<String>,
+    pub device_id: Option<String>,
 }
 
 impl ListQuery {

@@ -3,13 +3,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::alarms::setup;
 use crate::domain::{DeviceTypeId, TriggerId};
-use crate::store::Trigger;
+use crate::store::{TestFired, Trigger};
 use crate::web::AppState;
 use crate::web::error::AppResult;
 use crate::web::extract::{ApiCaller, ApiJson, PathId};
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
             "/alarm-triggers/{id}/webhooks",
             get(read_webhooks).put(set_webhooks),
         )
+        .route("/alarm-triggers/{id}/test", post(test_fire))
 }
 
 async fn create(
@@ -104,4 +105,14 @@ async fn set_webhooks(
     Ok(Json(
         setup::set_webhooks(&state.store, &caller.org, &id, &body.webhook_ids).await?,
     ))
+}
+
+/// A signed `alarm.raised` marked `"test": true` to every webhook on the list; no alarm changes.
+async fn test_fire(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId<TriggerId>,
+) -> AppResult<(StatusCode, Json<TestFired>)> {
+    let fired = state.store.test_fire_trigger(&caller.org, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(fired)))
 }

@@ -1,5 +1,6 @@
-//! Activity → Alarms: the raised alarms, then the recently cleared, each linking to its latest
-//! event; and the event's page with the exact body receivers get and its deliveries.
+//! Activity → Alarms: the raised (and acknowledged) alarms, then the recently cleared, or the
+//! alarms a filter picks; and the event's page with the exact body receivers get and its
+//! deliveries. One alarm's page is in `alarm.rs`.
 
 use askama::Template;
 use axum::Router;
@@ -8,8 +9,10 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::alarm_filters::Filters;
 use super::filters;
 use super::{Layout, Pager, page, render};
+use crate::alarms::lifecycle::{self, FilterInput};
 use crate::domain::EventId;
 use crate::store::{Alarm, Event, Page};
 use crate::web::AppState;
@@ -29,6 +32,7 @@ const SHOWN: i64 = 50;
 #[template(path = "alarms/list.html")]
 struct OverviewPage {
     layout: Layout,
+    filters: Filters,
     raised: Vec<Alarm>,
     cleared: Vec<Alarm>,
 }
@@ -36,15 +40,18 @@ struct OverviewPage {
 #[derive(Deserialize)]
 struct AlarmsQuery {
     state: Option<String>,
+    severity: Option<String>,
+    device_type_id: Option<String>,
+    device_id: Option<String>,
     cursor: Option<String>,
 }
 
-/// Every alarm in one state, newest first, a page at a time: where the overview's sections end.
+/// Alarms narrowed by the filters, newest first, a page at a time.
 #[derive(Template)]
 #[template(path = "alarms/all.html")]
 struct AllPage {
     layout: Layout,
-    state: &'static str,
+    filters: Filters,
     rows: Vec<Alarm>,
     pager: Pager,
 }
@@ -55,46 +62,45 @@ async fn overview(
     Query(query): Query<AlarmsQuery>,
 ) -> Response {
     let result = async {
-        let listed = match query.state.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some("raised") => Some("raised"),
-            Some("cleared") => Some("cleared"),
-            Some(_) => {
-                return Err(AppError::validation(
-                    "state",
-                    "Show raised or cleared alarms.",
-                ));
-            }
+        let input = FilterInput {
+            state: query.state.as_deref(),
+            severity: query.severity.as_deref(),
+            device_type_id: query.device_type_id.as_deref(),
+            device_id: query.device_id.as_deref(),
         };
-        let Some(listed) = listed else {
+        let filter = lifecycle::parse_filter(&input).map_err(AppError::Validation)?;
+        let filters = Filters::build(&state, &user, &filter).await?;
+        if filters.none_set {
             let (raised, cleared) = state.store.alarms_overview(user.org(), SHOWN).await?;
             return Ok(render(&OverviewPage {
                 layout: Layout::new(&user, "Alarms", "alarms"),
+                filters,
                 raised,
                 cleared,
             }));
-        };
+        }
         let page_of = Page::parse(None, query.cursor.as_deref())
             .map_err(|(field, message)| AppError::validation(field, message))?;
         let alarms = state
             .store
-            .list_alarms(user.org(), Some(listed), &page_of)
+            .list_alarms(user.org(), &filter, &page_of)
             .await?;
-        let title = if listed == "raised" {
-            "Raised alarms"
-        } else {
-            "Cleared alarms"
+        let title = match filter.state.as_deref() {
+            Some("raised") => "Raised alarms",
+            Some("acknowledged") => "Acknowledged alarms",
+            Some("cleared") => "Cleared alarms",
+            _ => "Alarms",
         };
         Ok(render(&AllPage {
             layout: Layout::new(&user, title, "alarms"),
-            state: listed,
-            rows: alarms.data,
             pager: Pager::new(
-                &format!("/alarms?state={listed}"),
+                &format!("/alarms?{}", filters.query),
                 "alarms",
                 query.cursor.as_deref(),
                 alarms.next_cursor.as_deref(),
             ),
+            filters,
+            rows: alarms.data,
         }))
     }
     .await;

@@ -1,6 +1,8 @@
 //! The web UI: server-rendered pages (askama) that work without JavaScript.
 //! Each page module holds its handlers and the template structs they render.
 
+mod alarm;
+mod alarm_filters;
 mod alarms;
 mod auth;
 mod deliveries;
@@ -37,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(triggers::router())
         .merge(alarms::router())
         .merge(settings::router())
+        .merge(alarm::router())
 }
 
 pub fn asset(name: &str) -> String {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 
-use super::fields::{TriggerForm, VALUE_TYPES};
+use super::fields::{MAX_ROWS, Row, TriggerForm, VALUE_TYPES};
 use super::trigger_and_type;
 use crate::alarms::setup;
 use crate::domain::alarm::{Op, Severity};
@@ -19,15 +19,27 @@ use crate::web::extract::{CsrfForm, PathId, SignedIn};
 use crate::web::pages::device_types::Choice;
 use crate::web::pages::{Layout, page, redirect_with_flash, render, render_with};
 
-/// The fields shown beside their inputs; any other problem is shown above the form.
-const PLACED: [&str; 6] = [
+/// The fields shown beside their inputs besides the rows'; any other problem is shown above
+/// the form.
+const PLACED: [&str; 7] = [
     "name",
     "message_type",
-    "condition.field",
-    "condition.op",
-    "condition.value",
+    "clear_condition.field",
+    "clear_condition.op",
+    "clear_condition.value",
+    "for_seconds",
     "severity",
 ];
+
+/// A comparison row with its choices and problems.
+struct RowView {
+    row: Row,
+    ops: Vec<Choice>,
+    value_types: Vec<Choice>,
+    field_error: Option<String>,
+    op_error: Option<String>,
+    value_error: Option<String>,
+}
 
 #[derive(Template)]
 #[template(path = "triggers/form.html")]
@@ -39,8 +51,11 @@ struct FormPage {
     device_type: DeviceType,
     form: TriggerForm,
     message_types: Vec<Choice>,
-    ops: Vec<Choice>,
-    value_types: Vec<Choice>,
+    rows: Vec<RowView>,
+    can_add: bool,
+    combines: Vec<Choice>,
+    clear_ops: Vec<Choice>,
+    clear_value_types: Vec<Choice>,
     severities: Vec<Choice>,
     errors: FieldErrors,
     general: Vec<String>,
@@ -79,9 +94,29 @@ impl FormPage {
             .iter()
             .map(|s| (s.as_str(), s.as_str()))
             .collect();
+        let error = |path: &str| errors.get(path).map(str::to_owned);
+        let rows: Vec<RowView> = form
+            .rows()
+            .into_iter()
+            .map(|row| RowView {
+                ops: Choice::list(&ops, &row.op),
+                value_types: Choice::list(&VALUE_TYPES, &row.value_type),
+                field_error: error(&format!("{}.field", row.path)),
+                op_error: error(&format!("{}.op", row.path)),
+                value_error: error(&format!("{}.value", row.path)),
+                row,
+            })
+            .collect();
+        let placed_in_rows = |field: &str| {
+            rows.iter().any(|r| {
+                field
+                    .strip_prefix(r.row.path.as_str())
+                    .is_some_and(|rest| [".field", ".op", ".value"].contains(&rest))
+            })
+        };
         let general = errors
             .iter()
-            .filter(|(field, _)| !PLACED.contains(field))
+            .filter(|(field, _)| !PLACED.contains(field) && !placed_in_rows(field))
             .map(|(_, message)| message.to_owned())
             .collect();
         Self {
@@ -90,8 +125,14 @@ impl FormPage {
             action,
             cancel,
             message_types: Choice::list(&names, &form.message_type),
-            ops: Choice::list(&ops, &form.op),
-            value_types: Choice::list(&VALUE_TYPES, &form.value_type),
+            can_add: rows.len() < MAX_ROWS && form.nested.is_none(),
+            rows,
+            combines: Choice::list(
+                &[("all", "all of these hold"), ("any", "any of these holds")],
+                &form.combine,
+            ),
+            clear_ops: Choice::list(&ops, &form.clear_op),
+            clear_value_types: Choice::list(&VALUE_TYPES, &form.clear_value_type),
             severities: Choice::list(&severities, &form.severity),
             device_type,
             form,
@@ -176,11 +217,14 @@ pub async fn create(
     State(state): State<AppState>,
     jar: CookieJar,
     id: Result<PathId<DeviceTypeId>, AppError>,
-    CsrfForm { user, form }: CsrfForm<TriggerForm>,
+    CsrfForm { user, mut form }: CsrfForm<TriggerForm>,
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
         let device_type = state.store.device_type(user.org(), &id).await?;
+        if form.edit_rows() {
+            return Ok(render(&FormPage::build(&user, None, device_type, form, FieldErrors::new())));
+        }
         let (input, unreadable) = form.to_input();
         let saved = setup::create_trigger(&state.store, user.org(), &id, &input).await;
         let message = format!("Alarm trigger “{}” created. Use Edit Webhook List to choose where its alarms are sent.", form.name.trim());
@@ -194,11 +238,23 @@ pub async fn update(
     State(state): State<AppState>,
     jar: CookieJar,
     id: Result<PathId<TriggerId>, AppError>,
-    CsrfForm { user, form }: CsrfForm<TriggerForm>,
+    CsrfForm { user, mut form }: CsrfForm<TriggerForm>,
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
-        let (_, device_type) = trigger_and_type(&state, &user, &id).await?;
+        let (trigger, device_type) = trigger_and_type(&state, &user, &id).await?;
+        if form.field.is_empty() && trigger.condition.flat().is_none() {
+            form.nested = Some(trigger.condition.describe());
+        }
+        if form.edit_rows() {
+            return Ok(render(&FormPage::build(
+                &user,
+                Some(&id),
+                device_type,
+                form,
+                FieldErrors::new(),
+            )));
+        }
         let (input, unreadable) = form.to_input();
         let saved = setup::update_trigger(&state.store, user.org(), &id, &input).await;
         finish(

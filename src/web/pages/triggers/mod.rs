@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             "/alarm-triggers/{id}/delete",
             get(confirm_delete).post(delete),
         )
+        .route("/alarm-triggers/{id}/test", axum::routing::post(test_fire))
 }
 
 /// A device type to choose, with how many triggers it has.
@@ -192,6 +193,33 @@ async fn delete(
             jar,
             &format!("/device-types/{}/alarm-triggers", trigger.device_type_id),
             &format!("Alarm trigger “{}” deleted.", trigger.name),
+        ))
+    }
+    .await;
+    page(&user, result)
+}
+
+/// *Test-fire*: queues a test `alarm.raised` to the trigger's webhooks and shows the event with
+/// its deliveries.
+async fn test_fire(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<TriggerId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        let fired = state.store.test_fire_trigger(user.org(), &id).await?;
+        let message = match fired.deliveries.len() {
+            0 => "Test event made; the trigger has no webhooks, so it went nowhere.".to_owned(),
+            1 => "Test event queued to 1 webhook; no alarm changed.".to_owned(),
+            n => format!("Test event queued to {n} webhooks; no alarm changed."),
+        };
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            &format!("/events/{}", fired.event_id),
+            &message,
         ))
     }
     .await;

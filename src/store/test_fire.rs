@@ -1,0 +1,162 @@
+//! Test-firing a trigger: a signed `alarm.raised` event marked `"test": true`, built from the
+//! device type's latest message of the trigger's type (or a sample from its schema), with one
+//! delivery per webhook on the trigger's list. No alarm changes state; the event belongs to
+//! no alarm.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{Store, StoreResult, WritePool, on_db};
+use crate::domain::event::ALARM_RAISED;
+use crate::domain::sample::sample_of;
+use crate::domain::time::{Millis, now_ms, rfc3339};
+use crate::domain::{AlarmId, DeliveryId, EventId, OrgId, TriggerId, WebhookId};
+
+/// What a test-fire queued.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestFired {
+    pub event_id: EventId,
+    /// `latest_message` or `schema_sample`: where the message in the body came from.
+    pub built_from: &'static str,
+    pub deliveries: Vec<TestDelivery>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestDelivery {
+    pub id: DeliveryId,
+    pub webhook_id: WebhookId,
+    pub status: &'static str,
+}
+
+#[derive(sqlx::FromRow)]
+struct Latest {
+    id: String,
+    payload: String,
+    received_at: Millis,
+    device_id: String,
+    device_name: String,
+}
+
+impl Store {
+    pub async fn test_fire_trigger(&self, org: &OrgId, id: &TriggerId) -> StoreResult<TestFired> {
+        let trigger = self.trigger(org, id).await?;
+        let device_type = self.device_type(org, &trigger.device_type_id).await?;
+        let schema = device_type
+            .message_types
+            .iter()
+            .find(|m| m.id == trigger.message_type_id)
+            .map(|m| m.schema.clone())
+            .unwrap_or(Value::Null);
+        let now = now_ms();
+        let event_id = EventId::generate();
+        let (fired, pending) = on_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let latest: Option<Latest> = sqlx::query_as(
+                "SELECT m.id, m.payload, m.received_at, d.id AS device_id, d.name AS device_name
+                 FROM messages m JOIN devices d ON d.id = m.device_id
+                 WHERE d.org_id = $1 AND d.device_type_id = $2 AND m.message_type = $3
+                 ORDER BY m.id DESC LIMIT 1",
+            )
+            .bind(org)
+            .bind(&trigger.device_type_id)
+            .bind(&trigger.message_type)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (built_from, device, message) = match latest {
+                Some(m) => (
+                    "latest_message",
+                    json!({ "id": m.device_id, "name": m.device_name }),
+                    json!({
+                        "id": m.id,
+                        "message_type": trigger.message_type,
+                        "received_at": rfc3339(m.received_at),
+                        "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::Null),
+                    }),
+                ),
+                None => (
+                    "schema_sample",
+                    json!({ "id": Value::Null, "name": Value::Null }),
+                    json!({
+                        "id": Value::Null,
+                        "message_type": trigger.message_type,
+                        "received_at": rfc3339(now),
+                        "payload": sample_of(&schema),
+                    }),
+                ),
+            };
+            let body = json!({
+                "id": event_id,
+                "type": ALARM_RAISED,
+                "created_at": rfc3339(now),
+                "test": true,
+                "data": {
+                    "alarm": {
+                        "id": AlarmId::generate(),
+                        "state": "raised",
+                        "severity": trigger.severity.as_str(),
+                        "raised_at": rfc3339(now),
+                        "cleared_at": Value::Null,
+                    },
+                    "trigger": { "id": trigger.id, "name": trigger.name, "condition": trigger.condition },
+                    "device_type": { "id": device_type.id, "name": device_type.name },
+                    "device": device,
+                    "message": message,
+                },
+            });
+            let body = serde_json::to_vec(&body).expect("a JSON value serialises");
+            sqlx::query(sqlx::AssertSqlSafe(self.insert_events_sql(1)))
+                .bind(&event_id)
+                .bind(org)
+                .bind(ALARM_RAISED)
+                .bind(None::<AlarmId>)
+                .bind(body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
+                "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
+                 WHERE tw.org_id = $1 AND tw.trigger_id = $2 ORDER BY w.id",
+            )
+            .bind(org)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let deliveries: Vec<TestDelivery> = webhooks
+                .iter()
+                .map(|(webhook, enabled)| TestDelivery {
+                    id: DeliveryId::generate(),
+                    webhook_id: webhook.clone(),
+                    status: if *enabled { "pending" } else { "skipped" },
+                })
+                .collect();
+            if !deliveries.is_empty() {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(deliveries.len())));
+                for delivery in &deliveries {
+                    let due = (delivery.status == "pending").then_some(now);
+                    query = query
+                        .bind(&delivery.id)
+                        .bind(org)
+                        .bind(&event_id)
+                        .bind(&delivery.webhook_id)
+                        .bind(delivery.status)
+                        .bind(due)
+                        .bind(None::<String>)
+                        .bind(None::<Millis>)
+                        .bind(now)
+                        .bind(now);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            let pending = deliveries.iter().any(|d| d.status == "pending");
+            if pending {
+                pool.announce_deliveries(&mut tx).await?;
+            }
+            tx.commit().await?;
+            (TestFired { event_id: event_id.clone(), built_from, deliveries }, pending)
+        });
+        if pending {
+            self.wake_dispatcher();
+        }
+        Ok(fired)
+    }
+}
