@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Web UI + JSON API + dispatcher in one process (migrations are applied first)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// The dispatcher alone, for scale-out on PostgreSQL (migrations are applied first)
     Worker {
         #[command(flatten)]
