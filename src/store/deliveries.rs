@@ -26,11 +26,15 @@ pub struct Delivery {
     pub created_at: Millis,
     #[serde(serialize_with = "as_rfc3339::serialize")]
     pub updated_at: Millis,
+    /// When a dispatcher's claim on it ends, while one holds it (its attempt is in flight).
+    #[serde(skip)]
+    pub lease_expires_at: Option<Millis>,
 }
 
 pub(super) const DELIVERY_SELECT: &str = "SELECT dl.id, dl.event_id, e.type AS event_type, dl.webhook_id, \
      w.name AS webhook_name, dl.status, dl.attempts, dl.next_attempt_at, dl.last_attempt_at, \
-     dl.last_response_status, dl.last_error, dl.created_at, dl.updated_at \
+     dl.last_response_status, dl.last_error, dl.created_at, dl.updated_at, \
+     CASE WHEN dl.lease_owner IS NULL THEN NULL ELSE dl.lease_expires_at END AS lease_expires_at \
      FROM deliveries dl JOIN events e ON e.id = dl.event_id JOIN webhooks w ON w.id = dl.webhook_id";
 
 impl Store {
@@ -77,14 +81,61 @@ impl Attempt {
     }
 }
 
+impl Delivery {
+    /// Whether a dispatcher is sending it now: claimed, and the claim has not run out. While
+    /// claimed, `next_attempt_at` is the end of the lease, not a retry time.
+    pub fn in_flight(&self) -> bool {
+        self.status == "pending" && self.lease_expires_at.is_some_and(|end| end > now_ms())
+    }
+
+    /// When the next attempt is due, if one is scheduled and not already under way.
+    pub fn next_retry_at(&self) -> Option<Millis> {
+        (self.status == "pending" && !self.in_flight())
+            .then_some(self.next_attempt_at)
+            .flatten()
+    }
+
+    /// The one word the UI uses for where the delivery is, and the badge's class: the same
+    /// words as the status filter (`STATUS_FILTERS`).
+    pub fn state_word(&self) -> (&'static str, &'static str) {
+        match self.status.as_str() {
+            "succeeded" => ("Succeeded", "ok"),
+            "failed" => ("Failed", "danger"),
+            "skipped" => ("Skipped", ""),
+            _ if self.in_flight() => ("Sending…", "info"),
+            _ if self.attempts > 0 => ("Retrying", "warn"),
+            _ => ("Pending", ""),
+        }
+    }
+}
+
 /// Which deliveries a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub webhook: Option<WebhookId>,
+    /// One of `DELIVERY_STATUSES` or `retrying`.
     pub status: Option<String>,
 }
 
 pub const DELIVERY_STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "skipped"];
+
+/// The status filter's values and the words the UI shows for them: `pending` is every delivery
+/// not finished yet (retrying ones included), `retrying` those with a failed attempt.
+pub const STATUS_FILTERS: [(&str, &str); 5] = [
+    ("pending", "Pending or retrying"),
+    ("retrying", "Retrying"),
+    ("succeeded", "Succeeded"),
+    ("failed", "Failed"),
+    ("skipped", "Skipped"),
+];
+
+/// A status filter's stored status and whether it asks for a failed attempt (`retrying`).
+fn status_condition(filter: &DeliveryFilter) -> (Option<&str>, bool) {
+    match filter.status.as_deref() {
+        Some("retrying") => (Some("pending"), true),
+        other => (other, false),
+    }
+}
 
 impl Store {
     /// Deliveries newest first.
@@ -94,16 +145,19 @@ impl Store {
         filter: &DeliveryFilter,
         page: &Page,
     ) -> StoreResult<Paged<Delivery>> {
+        let (status, retrying) = status_condition(filter);
         let rows: Vec<Delivery> = on_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{DELIVERY_SELECT} WHERE dl.org_id = $1 AND ($2 IS NULL OR dl.webhook_id = $2)
-                 AND ($3 IS NULL OR dl.status = $3) AND dl.id < $4 ORDER BY dl.id DESC LIMIT $5"
+                 AND ($3 IS NULL OR dl.status = $3) AND ($6 = 0 OR dl.attempts > 0)
+                 AND dl.id < $4 ORDER BY dl.id DESC LIMIT $5"
             )))
             .bind(org)
             .bind(&filter.webhook)
-            .bind(&filter.status)
+            .bind(status)
             .bind(page.before())
             .bind(page.fetch_limit())
+            .bind(i64::from(retrying))
             .fetch_all(pool)
             .await?
         });

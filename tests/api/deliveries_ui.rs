@@ -231,3 +231,28 @@ async fn another_organization_gets_404_on_delivery_pages() {
     );
     assert!(!browser.get("/deliveries").await.html.contains(&id));
 }
+
+#[tokio::test]
+async fn a_delivery_in_flight_says_sending_not_its_lease_end() {
+    let receiver = Receiver::start().await;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    receiver.reply_next([Reply::Held(gate.clone())]);
+    let app = TestApp::spawn().await;
+    let scene = Scene::new(&app, &receiver.url).await;
+    let api = app.api(&scene.tenant);
+    let id = delivery_of(&api, &scene.raise(&app).await).await;
+    receiver.wait_for(1, WAIT).await;
+    let browser = app.browser(&scene.tenant).await;
+
+    let page = browser.get(&format!("/deliveries/{id}")).await;
+    assert!(page.html.contains("Sending…"), "{}", page.html);
+    assert!(!page.html.contains("Next attempt"), "{}", page.html);
+    let list = browser.get("/deliveries?status=pending").await;
+    assert!(list.html.contains("Sending…"), "{}", list.html);
+
+    gate.add_permits(1);
+    delivery_when(&api, &id, "success", |d| d["status"] == "succeeded").await;
+    let page = browser.get(&format!("/deliveries/{id}")).await;
+    assert!(page.html.contains("Succeeded"), "{}", page.html);
+    assert!(!page.html.contains("Sending…"), "{}", page.html);
+}

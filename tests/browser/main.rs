@@ -17,10 +17,12 @@ mod browser;
 mod checks;
 mod driver;
 mod scene;
+mod status_words;
 
 mod alarms;
 mod deliveries;
 mod first_run;
+mod in_flight;
 mod keyboard;
 mod lists;
 mod pages;

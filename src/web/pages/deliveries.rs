@@ -14,9 +14,7 @@ use sha2::{Digest, Sha256};
 use super::filters;
 use super::{Layout, Pager, page, redirect_with_flash, render};
 use crate::domain::{DeliveryId, WebhookId};
-use crate::store::{
-    Attempt, DELIVERY_STATUSES, Delivery, DeliveryFilter, Page, StoreError, Webhook,
-};
+use crate::store::{Attempt, Delivery, DeliveryFilter, Page, STATUS_FILTERS, StoreError, Webhook};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
@@ -35,7 +33,7 @@ struct ListPage {
     layout: Layout,
     deliveries: Vec<Delivery>,
     pager: Pager,
-    statuses: &'static [&'static str],
+    statuses: &'static [(&'static str, &'static str)],
     status: String,
     webhooks: Vec<Webhook>,
     selected_webhook: String,
@@ -58,8 +56,9 @@ async fn list(
         let selected_webhook = query.webhook.unwrap_or_default();
         let filter = DeliveryFilter {
             webhook: WebhookId::parse(selected_webhook.trim()),
-            status: DELIVERY_STATUSES
-                .contains(&status.as_str())
+            status: STATUS_FILTERS
+                .iter()
+                .any(|(value, _)| *value == status)
                 .then(|| status.clone()),
         };
         let page_of = Page::parse(None, query.cursor.as_deref())
@@ -85,7 +84,7 @@ async fn list(
                 deliveries.next_cursor.as_deref(),
             ),
             deliveries: deliveries.data,
-            statuses: &DELIVERY_STATUSES,
+            statuses: &STATUS_FILTERS,
             status,
             webhooks: webhooks.data,
             selected_webhook,

@@ -9,6 +9,7 @@ mod devices;
 mod sparkline;
 mod tokens;
 mod triggers;
+mod webhook_confirm;
 mod webhooks;
 
 use askama::Template;
