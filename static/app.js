@@ -67,6 +67,10 @@
     });
   });
 
+  // After a refused form, the focus goes to the first field that needs fixing.
+  var invalid = document.querySelector("form [aria-invalid=true]");
+  if (invalid) invalid.focus();
+
   // Confirm dangerous actions: <form data-confirm="message">.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

@@ -79,6 +79,62 @@ impl Attempt {
             .as_ref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
     }
+
+    /// What went wrong, as a sentence for the person reading the log; `None` when the answer's
+    /// HTTP status already says it. The client's own text stays in `error_message`.
+    pub fn problem(&self) -> Option<String> {
+        let cause = self.error_message.as_deref().map(innermost_cause);
+        let cause = cause.as_deref().unwrap_or("no detail");
+        let sentence = match self.error_kind.as_deref()? {
+            "http_status" => return None,
+            "timeout" => "No complete answer within the delivery timeout.".to_owned(),
+            "connect" => format!("Could not connect to the receiver ({cause})."),
+            "tls" => format!(
+                "The TLS handshake failed ({cause}): the receiver's certificate must be valid \
+                 for its host and trusted (a private CA goes in BIOTZ_EXTRA_CA_CERTS)."
+            ),
+            "dns" => format!("The callback URL's host did not resolve ({cause})."),
+            "blocked_address" | "redirect" => {
+                let mut text = self.error_message.clone().unwrap_or_default();
+                if let Some(first) = text.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                format!("{text}.")
+            }
+            other => format!("The attempt failed: {other}."),
+        };
+        Some(sentence)
+    }
+}
+
+/// The last link of a cause chain such as `client error (Connect): tcp connect error:
+/// Connection refused (os error 111)`: `Connection refused`.
+fn innermost_cause(chain: &str) -> String {
+    let last = chain.rsplit(": ").next().unwrap_or(chain).trim();
+    let last = match last.find(" (os error") {
+        Some(at) => &last[..at],
+        None => last,
+    };
+    last.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::innermost_cause;
+
+    #[test]
+    fn the_innermost_cause_is_the_last_link_without_the_os_code() {
+        assert_eq!(
+            innermost_cause(
+                "client error (Connect): tcp connect error: Connection refused (os error 111)"
+            ),
+            "Connection refused"
+        );
+        assert_eq!(
+            innermost_cause("deadline has elapsed"),
+            "deadline has elapsed"
+        );
+    }
 }
 
 impl Delivery {

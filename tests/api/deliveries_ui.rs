@@ -31,7 +31,7 @@ async fn a_delivery_page_lists_attempts_and_helps_debug_a_signature() {
         page.html.contains("HTTP 500") && page.html.contains("HTTP 200"),
         "both attempts are listed"
     );
-    assert!(page.html.contains("http_status"));
+    assert!(!page.html.contains("http_status"), "no internal error kind");
     let body = browser
         .client
         .get(app.url(&format!("/deliveries/{id}/body")))
@@ -53,7 +53,7 @@ async fn a_delivery_page_lists_attempts_and_helps_debug_a_signature() {
         .find("biotz verify --header &#39;")
         .or_else(|| page.html.find("biotz verify --header '"))
         .unwrap();
-    let command = &page.html[start..start + page.html[start..].find(" body.json").unwrap()];
+    let command = &page.html[start..start + page.html[start..].find(" evt_").unwrap()];
     let header = command
         .split('\'')
         .nth(1)

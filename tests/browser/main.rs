@@ -15,6 +15,7 @@ mod receiver;
 
 mod browser;
 mod checks;
+mod delivery_page;
 mod driver;
 mod scene;
 mod status_words;

@@ -106,6 +106,10 @@ struct ShowPage {
     last_t: Option<i64>,
     expected_header: String,
     rotated: bool,
+    /// The name the body downloads as, which the commands beside it use.
+    body_file: String,
+    /// Whether any attempt got an HTTP answer: only then can a signature have been checked.
+    reached: bool,
 }
 
 async fn show(
@@ -137,6 +141,8 @@ async fn show(
             last_t,
             expected_header,
             rotated,
+            body_file: body_file(&delivery),
+            reached: attempts.iter().any(|a| a.response_status.is_some()),
             delivery,
             attempts,
         }))
@@ -160,7 +166,7 @@ async fn body(
                 (header::CONTENT_TYPE, "application/json".to_owned()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{}.json\"", delivery.event_id),
+                    format!("attachment; filename=\"{}\"", body_file(&delivery)),
                 ),
             ],
             event.body,
@@ -169,6 +175,12 @@ async fn body(
     }
     .await;
     page(&user, result)
+}
+
+/// The download's file name: the event's id, so bodies saved from several deliveries do not
+/// overwrite each other.
+fn body_file(delivery: &Delivery) -> String {
+    format!("{}.json", delivery.event_id)
 }
 
 async fn resend(

@@ -246,6 +246,27 @@ pub mod filters {
         )))
     }
 
+    /// A URL that may wrap only after its separators (`/`, `.`, `?`, `&`, `=`), never inside a
+    /// word: escaped, with `<wbr>` after each separator.
+    #[askama::filter_fn]
+    pub fn breakable_url(url: &str, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
+        let mut html = String::with_capacity(url.len() * 2);
+        for c in url.chars() {
+            match c {
+                '&' => html.push_str("&amp;"),
+                '<' => html.push_str("&lt;"),
+                '>' => html.push_str("&gt;"),
+                '"' => html.push_str("&quot;"),
+                '\'' => html.push_str("&#39;"),
+                other => html.push(other),
+            }
+            if matches!(c, '/' | '.' | '?' | '&' | '=') {
+                html.push_str("<wbr>");
+            }
+        }
+        Ok(Safe(html))
+    }
+
     /// `2026-11-27T17:20:56.123Z` as people read it: `2026-11-27 17:20:56 UTC`.
     pub fn readable(rfc3339: &str) -> String {
         match rfc3339.get(..19) {
