@@ -7,7 +7,7 @@ mod deliveries;
 mod device_types;
 mod devices;
 mod sparkline;
-mod tokens;
+pub(crate) mod tokens;
 mod triggers;
 mod webhook_confirm;
 mod webhooks;
