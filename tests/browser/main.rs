@@ -27,6 +27,7 @@ mod first_run;
 mod in_flight;
 mod keyboard;
 mod lists;
+mod live;
 mod pages;
 mod triggers;
 mod webhooks;
