@@ -237,6 +237,11 @@ async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
         reqwest::StatusCode::SEE_OTHER,
         "the printed password signs in"
     );
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/",
+        "signing in opens the home page, which is the Overview"
+    );
 
     let start = Instant::now();
     loop {
@@ -256,7 +261,24 @@ async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
             .text()
             .await
             .unwrap();
-        if alarms.contains("Cold room") && deliveries.contains("Demo receiver") {
+        // The demo opens on the Overview, where its receiver that is down shows as failing.
+        let overview = browser
+            .get(format!("{base}/overview"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let failing = overview
+            .split("id=\"failing-webhooks\"")
+            .nth(1)
+            .unwrap_or_default();
+        if alarms.contains("Cold room")
+            && deliveries.contains("Demo receiver")
+            && failing.contains("Demo receiver (down)")
+            && !failing.contains("Demo receiver<")
+        {
             break;
         }
         assert!(

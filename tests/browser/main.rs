@@ -28,6 +28,7 @@ mod in_flight;
 mod keyboard;
 mod lists;
 mod live;
+mod overview;
 mod pages;
 mod triggers;
 mod webhooks;

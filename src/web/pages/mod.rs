@@ -6,6 +6,7 @@ mod auth;
 mod deliveries;
 mod device_types;
 mod devices;
+mod overview;
 mod sparkline;
 pub(crate) mod tokens;
 mod triggers;
@@ -17,7 +18,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum_extra::extract::CookieJar;
 
 use super::AppState;
@@ -27,7 +27,7 @@ use super::session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/webhooks") }))
+        .merge(overview::router())
         .merge(auth::router())
         .merge(webhooks::router())
         .merge(tokens::router())
@@ -54,6 +54,7 @@ const fn item(key: &'static str, label: &'static str, href: &'static str) -> Nav
 
 /// The sidebar: the guide's sections and their pages.
 const SECTIONS: &[(&str, &[NavItem])] = &[
+    ("Now", &[item("overview", "Overview", "/overview")]),
     (
         "Setup",
         &[
