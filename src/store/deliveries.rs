@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, on_db};
 use crate::domain::event::{WEBHOOK_TEST, test_event_body};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
-use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
+use crate::domain::{DeliveryId, DeviceId, EventId, OrgId, WebhookId};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Delivery {
@@ -29,13 +29,20 @@ pub struct Delivery {
     /// When a dispatcher's claim on it ends, while one holds it (its attempt is in flight).
     #[serde(skip)]
     pub lease_expires_at: Option<Millis>,
+    /// The device whose alarm made the event (none for a test event).
+    #[serde(skip)]
+    pub device_id: Option<DeviceId>,
+    #[serde(skip)]
+    pub device_name: Option<String>,
 }
 
 pub(super) const DELIVERY_SELECT: &str = "SELECT dl.id, dl.event_id, e.type AS event_type, dl.webhook_id, \
      w.name AS webhook_name, dl.status, dl.attempts, dl.next_attempt_at, dl.last_attempt_at, \
      dl.last_response_status, dl.last_error, dl.created_at, dl.updated_at, \
-     CASE WHEN dl.lease_owner IS NULL THEN NULL ELSE dl.lease_expires_at END AS lease_expires_at \
-     FROM deliveries dl JOIN events e ON e.id = dl.event_id JOIN webhooks w ON w.id = dl.webhook_id";
+     CASE WHEN dl.lease_owner IS NULL THEN NULL ELSE dl.lease_expires_at END AS lease_expires_at, \
+     dv.id AS device_id, dv.name AS device_name \
+     FROM deliveries dl JOIN events e ON e.id = dl.event_id JOIN webhooks w ON w.id = dl.webhook_id \
+     LEFT JOIN alarms al ON al.id = e.alarm_id LEFT JOIN devices dv ON dv.id = al.device_id";
 
 impl Store {
     pub async fn event_deliveries(
@@ -171,6 +178,30 @@ pub struct DeliveryFilter {
     pub webhook: Option<WebhookId>,
     /// One of `DELIVERY_STATUSES` or `retrying`.
     pub status: Option<String>,
+    /// Part of the webhook's name, any case.
+    pub webhook_name: Option<String>,
+    pub event_type: Option<String>,
+    /// Part of the device's name, any case.
+    pub device_name: Option<String>,
+    /// Created at or after / before these times.
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+    /// A delivery or event id, exactly.
+    pub id: Option<String>,
+}
+
+/// A `LIKE` pattern (with `ESCAPE '\'`) for names containing `part`, any case: the names'
+/// `name_key` columns are lower-cased the same way.
+fn contains_pattern(part: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in part.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub const DELIVERY_STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "skipped"];
@@ -206,6 +237,11 @@ impl Store {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{DELIVERY_SELECT} WHERE dl.org_id = $1 AND ($2 IS NULL OR dl.webhook_id = $2)
                  AND ($3 IS NULL OR dl.status = $3) AND ($6 = 0 OR dl.attempts > 0)
+                 AND ($7 IS NULL OR w.name_key LIKE $7 ESCAPE '\\')
+                 AND ($8 IS NULL OR e.type = $8)
+                 AND ($9 IS NULL OR dv.name_key LIKE $9 ESCAPE '\\')
+                 AND ($10 IS NULL OR dl.created_at >= $10) AND ($11 IS NULL OR dl.created_at < $11)
+                 AND ($12 IS NULL OR dl.id = $12 OR dl.event_id = $12)
                  AND dl.id < $4 ORDER BY dl.id DESC LIMIT $5"
             )))
             .bind(org)
@@ -214,6 +250,12 @@ impl Store {
             .bind(page.before())
             .bind(page.fetch_limit())
             .bind(i64::from(retrying))
+            .bind(filter.webhook_name.as_deref().map(contains_pattern))
+            .bind(&filter.event_type)
+            .bind(filter.device_name.as_deref().map(contains_pattern))
+            .bind(filter.since)
+            .bind(filter.until)
+            .bind(filter.id.as_deref().map(str::trim))
             .fetch_all(pool)
             .await?
         });

@@ -19,6 +19,7 @@ mod delivery_page;
 mod driver;
 mod reload;
 mod scene;
+mod search;
 mod status_words;
 
 mod alarms;

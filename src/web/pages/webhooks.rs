@@ -77,7 +77,7 @@ struct ReplayForm {
 }
 
 /// `2026-11-27T10:30` (a datetime-local field, read as UTC) or RFC 3339.
-fn parse_form_instant(text: &str) -> Option<Millis> {
+pub(super) fn parse_form_instant(text: &str) -> Option<Millis> {
     let text = text.trim();
     parse_instant(text)
         .or_else(|| parse_instant(&format!("{text}:00Z")))
@@ -301,7 +301,7 @@ async fn show(
         let created = query.created.is_some();
         let filter = DeliveryFilter {
             webhook: Some(id.clone()),
-            status: None,
+            ..DeliveryFilter::default()
         };
         let recent = state
             .store
