@@ -77,6 +77,10 @@ pub struct Attempt {
     pub response_body: Option<Vec<u8>>,
     pub error_kind: Option<String>,
     pub error_message: Option<String>,
+    /// The headers sent and received, `name: value` a line (none for attempts made before they
+    /// were kept).
+    pub request_headers: Option<String>,
+    pub response_headers: Option<String>,
 }
 
 impl Attempt {
@@ -278,7 +282,7 @@ impl Store {
         let rows = on_db!(self, pool => {
             sqlx::query_as(
                 "SELECT attempt, started_at, duration_ms, signature_t, response_status, response_body, error_kind,
-                        error_message
+                        error_message, request_headers, response_headers
                  FROM attempts WHERE org_id = $1 AND delivery_id = $2 ORDER BY attempt",
             )
             .bind(org)

@@ -43,6 +43,18 @@ async fn a_delivery_page_lists_attempts_and_helps_debug_a_signature() {
         .unwrap();
     let sent = receiver.received()[1].body.clone();
     assert_eq!(body, sent, "the download is the exact body");
+    // Each attempt shows the headers it sent, the signature as the receiver got it.
+    let signature = receiver.received()[1]
+        .header("biotz-iot-signature")
+        .to_owned();
+    assert!(
+        page.html
+            .contains(&format!("Biotz-IoT-Signature: {signature}")),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Biotz-IoT-Delivery-Attempt: 2"));
+    assert!(page.html.contains("content-type: text/plain"));
     use sha2::Digest;
     assert!(
         page.html
