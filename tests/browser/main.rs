@@ -17,6 +17,7 @@ mod browser;
 mod checks;
 mod delivery_page;
 mod driver;
+mod phone_menu;
 mod reload;
 mod scene;
 mod search;

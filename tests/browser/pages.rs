@@ -61,6 +61,7 @@ async fn every_page(test: &'static str) -> Option<(Scene, Receiver, Vec<String>)
         format!("/events/{event}"),
         "/deliveries".to_owned(),
         format!("/deliveries/{delivery}"),
+        "/overview".to_owned(),
     ];
     Some((scene, receiver, pages.to_vec()))
 }
