@@ -196,7 +196,7 @@ pub struct DeliveryFilter {
 
 /// A `LIKE` pattern (with `ESCAPE '\'`) for names containing `part`, any case: the names'
 /// `name_key` columns are lower-cased the same way.
-fn contains_pattern(part: &str) -> String {
+pub(super) fn contains_pattern(part: &str) -> String {
     let mut pattern = String::from("%");
     for c in part.trim().to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

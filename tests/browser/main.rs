@@ -25,6 +25,7 @@ mod status_words;
 
 mod alarms;
 mod deliveries;
+mod events_log;
 mod first_run;
 mod in_flight;
 mod keyboard;

@@ -6,6 +6,7 @@ mod auth;
 mod deliveries;
 mod device_types;
 mod devices;
+mod events_log;
 mod overview;
 mod sparkline;
 pub(crate) mod tokens;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(devices::router())
         .merge(triggers::router())
         .merge(alarms::router())
+        .merge(events_log::router())
 }
 
 pub fn asset(name: &str) -> String {
@@ -74,6 +76,7 @@ const SECTIONS: &[(&str, &[NavItem])] = &[
         "Activity",
         &[
             item("alarms", "Alarms", "/alarms"),
+            item("events", "Events", "/events"),
             item("deliveries", "Deliveries", "/deliveries"),
         ],
     ),
