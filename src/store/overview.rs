@@ -88,7 +88,8 @@ impl Store {
     pub async fn delivery_outcomes(&self, org: &OrgId, since: Millis) -> StoreResult<Outcomes> {
         let rows: Vec<(String, i64, i64)> = on_db!(self, pool => {
             sqlx::query_as(
-                "SELECT status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried, COUNT(*)
+                // BIGINT on both: PostgreSQL's CASE of literals is a 4-byte integer.
+                "SELECT status, CAST(CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS BIGINT) AS tried, COUNT(*)
                  FROM deliveries WHERE org_id = $1 AND created_at >= $2
                  GROUP BY status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END",
             )
