@@ -1,7 +1,9 @@
 //! `biotz serve --demo`: a newcomer sees alarms and signed deliveries flowing within a minute.
 //! It seeds an organization with a device type, a few simulated devices that send a message
 //! every second, two triggers, and a webhook to a receiver built into the process, which
-//! verifies every delivery's signature and logs it.
+//! verifies every delivery's signature and logs it. A second webhook, on the "Door open"
+//! trigger, points at a path where that receiver always answers 503, so the Overview shows a
+//! failing endpoint retrying beside the healthy one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::json;
 
 use crate::alarms::{devices, setup};
@@ -27,6 +29,7 @@ const DEVICES: [&str; 3] = ["Cold room 1", "Cold room 2", "Freezer 7"];
 /// The demo's receiver, started before the server so the dispatcher can trust it.
 pub struct DemoReceiver {
     url: String,
+    failing_url: String,
     target: Arc<tokio::sync::OnceCell<(Store, OrgId, WebhookId)>>,
 }
 
@@ -46,15 +49,24 @@ pub async fn prepare(settings: &mut ServeSettings) -> anyhow::Result<DemoReceive
         .push(ipnet::IpNet::from(address.ip()));
     Ok(DemoReceiver {
         url: format!("https://{address}/biotz-demo"),
+        failing_url: format!("https://{address}{FAILING_PATH}"),
         target,
     })
 }
 
+/// The path of the demo receiver that always answers 503.
+const FAILING_PATH: &str = "/biotz-demo-down";
+
 async fn receive(
     State(target): State<Arc<tokio::sync::OnceCell<(Store, OrgId, WebhookId)>>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    if uri.path() == FAILING_PATH {
+        tracing::info!("the demo's failing receiver answered 503, as it always does");
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     let Some((store, org, webhook)) = target.get() else {
         return StatusCode::SERVICE_UNAVAILABLE;
     };
@@ -122,32 +134,39 @@ impl DemoReceiver {
                     .id
             }
         };
-        let webhook = self.webhook(store, &org).await?;
-        let tokens = seed_devices(store, &org, &webhook).await?;
-        let _ = self.target.set((store.clone(), org, webhook));
+        let healthy = demo_webhook(store, &org, "Demo receiver", &self.url).await?;
+        let failing = demo_webhook(store, &org, "Demo receiver (down)", &self.failing_url).await?;
+        let tokens = seed_devices(store, &org, &healthy, &failing).await?;
+        let _ = self.target.set((store.clone(), org, healthy));
         for (i, token) in tokens.into_iter().enumerate() {
             tokio::spawn(simulate(format!("{app_url}/api/v1/ingest"), token, i));
         }
         Ok(password)
     }
+}
 
-    async fn webhook(&self, store: &Store, org: &OrgId) -> anyhow::Result<WebhookId> {
-        let name = WebhookName::parse("Demo receiver").map_err(anyhow::Error::msg)?;
-        let url = CallbackUrl::parse(&self.url).map_err(anyhow::Error::msg)?;
-        let existing = store
-            .list_webhooks(org, Some("Demo receiver"), &Page::first(1))
-            .await?;
-        match existing.data.into_iter().next() {
-            Some(webhook) => {
-                let changes = crate::store::WebhookChanges {
-                    url: Some(url),
-                    enabled: Some(true),
-                    ..Default::default()
-                };
-                Ok(store.update_webhook(org, &webhook.id, &changes).await?.id)
-            }
-            None => Ok(store.create_webhook(org, &name, &url).await?.0.id),
+/// The demo's webhook of this name, made or pointed at `url` and enabled again.
+async fn demo_webhook(
+    store: &Store,
+    org: &OrgId,
+    name: &str,
+    url: &str,
+) -> anyhow::Result<WebhookId> {
+    let url = CallbackUrl::parse(url).map_err(anyhow::Error::msg)?;
+    let existing = store
+        .list_webhooks(org, Some(name), &Page::first(10))
+        .await?;
+    let name = WebhookName::parse(name).map_err(anyhow::Error::msg)?;
+    match existing.data.into_iter().find(|w| w.name == name.as_str()) {
+        Some(webhook) => {
+            let changes = crate::store::WebhookChanges {
+                url: Some(url),
+                enabled: Some(true),
+                ..Default::default()
+            };
+            Ok(store.update_webhook(org, &webhook.id, &changes).await?.id)
         }
+        None => Ok(store.create_webhook(org, &name, &url).await?.0.id),
     }
 }
 
@@ -156,6 +175,7 @@ async fn seed_devices(
     store: &Store,
     org: &OrgId,
     webhook: &WebhookId,
+    failing: &WebhookId,
 ) -> anyhow::Result<Vec<String>> {
     let failed = |e: crate::error::Error| anyhow::anyhow!("seeding the demo: {e}");
     let existing = store.list_device_types(org, &Page::first(50)).await?;
@@ -179,14 +199,16 @@ async fn seed_devices(
                 .await
                 .map_err(failed)?;
             // Too warm clears only below 3 °C (hysteresis); Door open is raised by its timer
-            // once the door has stayed open for 2 seconds.
-            for (name, condition, clear, for_seconds, severity) in [
+            // once the door has stayed open for 2 seconds, and also goes to the receiver that
+            // is down.
+            for (name, condition, clear, for_seconds, severity, webhooks) in [
                 (
                     "Too warm",
                     json!({ "field": "/temperature", "op": ">", "value": 4 }),
                     json!({ "field": "/temperature", "op": "<", "value": 3 }),
                     0,
                     "critical",
+                    vec![webhook.to_string()],
                 ),
                 (
                     "Door open",
@@ -194,12 +216,13 @@ async fn seed_devices(
                     serde_json::Value::Null,
                     2,
                     "warning",
+                    vec![webhook.to_string(), failing.to_string()],
                 ),
             ] {
                 let trigger: setup::TriggerInput = serde_json::from_value(json!({
                     "name": name, "message_type": "telemetry", "condition": condition, "severity": severity,
                     "clear_condition": clear, "for_seconds": for_seconds,
-                    "webhook_ids": [webhook.to_string()],
+                    "webhook_ids": webhooks,
                 }))?;
                 setup::create_trigger(store, org, &device_type.id, &trigger)
                     .await

@@ -67,6 +67,61 @@
     });
   });
 
+  // After a refused form, the focus goes to the first field that needs fixing.
+  var invalid = document.querySelector("form [aria-invalid=true]");
+  if (invalid) invalid.focus();
+
+  // Relative times tick: <time datetime> says "3 minutes ago" as the server wrote it, and is
+  // kept current here with the same words (the exact time stays in its title).
+  function relative(ageMs) {
+    var future = ageMs < 0;
+    var secs = Math.floor(Math.abs(ageMs) / 1000);
+    if (secs < 10) return "just now";
+    var n, unit;
+    if (secs < 60) { n = secs; unit = "second"; }
+    else if (secs < 3600) { n = Math.floor(secs / 60); unit = "minute"; }
+    else if (secs < 86400) { n = Math.floor(secs / 3600); unit = "hour"; }
+    else { n = Math.floor(secs / 86400); unit = "day"; }
+    var words = n + " " + unit + (n === 1 ? "" : "s");
+    return future ? "in " + words : words + " ago";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time[datetime]").forEach(function (time) {
+      var at = Date.parse(time.getAttribute("datetime"));
+      if (!isNaN(at)) time.textContent = relative(now - at);
+    });
+  }
+  setInterval(tick, 5000);
+
+  // Live pages: the parts marked <… id data-live> are fetched again every few seconds while the
+  // tab is visible and replaced when they changed, so a delivery turns from Sending… to
+  // Succeeded without a reload. Without script, reloading shows the same.
+  var LIVE_MS = 2000;
+  if (document.querySelector("[data-live]") && window.fetch && window.DOMParser) {
+    var refresh = function () {
+      if (document.hidden) { setTimeout(refresh, LIVE_MS); return; }
+      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok || response.redirected) throw new Error("status " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          document.querySelectorAll("[data-live]").forEach(function (part) {
+            var next = fresh.getElementById(part.id);
+            if (next && next.innerHTML !== part.innerHTML) part.innerHTML = next.innerHTML;
+          });
+          tick();
+        })
+        .catch(function () {
+          // Signed out or the server is away: the page stays as it is; a reload tells why.
+        })
+        .then(function () { setTimeout(refresh, LIVE_MS); });
+    };
+    setTimeout(refresh, LIVE_MS);
+  }
+
   // Confirm dangerous actions: <form data-confirm="message">.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

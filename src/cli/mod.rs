@@ -83,7 +83,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     "  Sign in at {app_url}/login as {} with the password {password}",
                     crate::demo::EMAIL
                 );
-                println!("  then open Activity → Alarms and Activity → Deliveries.");
+                println!(
+                    "  to land on the Overview: raised alarms, the last hour's deliveries, and one failing receiver retrying."
+                );
             } else if let Some(link) = app.setup_link() {
                 println!(
                     "No users yet. Open this one-time link to create the first organization and administrator:"

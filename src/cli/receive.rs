@@ -1,6 +1,11 @@
 //! `biotz receive`: a development HTTPS receiver, like `stripe listen`. It makes a certificate
 //! (and says where the CA's PEM is, for BIOTZ_EXTRA_CA_CERTS), verifies each POST with the
-//! given secret, prints one line per request, and answers as told, to watch retries happen.
+//! webhook's secret, prints one line per request, and answers as told, to watch retries happen.
+//!
+//! It starts without a secret, since the webhook (and so its secret) is made only after biotz
+//! trusts this receiver's certificate: until a secret is given, each POST is printed as
+//! unverified. The secret comes from `--secret`, or from `--secret-file`, read again on every
+//! request so that writing the secret there later takes effect without a restart.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,9 +28,14 @@ use crate::receiver::{LocalTls, serve_https};
 
 #[derive(Args, Debug)]
 pub struct ReceiveArgs {
-    /// The webhook's secret (whsec_…), to verify each request
+    /// The webhook's secret (whsec_…), to verify each request. Without it (or --secret-file)
+    /// requests are answered but shown as unverified
     #[arg(long, env = "BIOTZ_WEBHOOK_SECRET", hide_env_values = true)]
-    pub secret: String,
+    pub secret: Option<String>,
+    /// A file holding the webhook's secret, read on every request: write the secret there once
+    /// the webhook exists, and the next request is verified
+    #[arg(long, conflicts_with = "secret")]
+    pub secret_file: Option<PathBuf>,
     /// The address to listen on
     #[arg(long, default_value = "127.0.0.1:9443")]
     pub listen: SocketAddr,
@@ -58,8 +68,29 @@ pub struct ReceiveArgs {
     pub key: Option<PathBuf>,
 }
 
+/// Where the secret comes from.
+enum SecretSource {
+    Given(String),
+    File(PathBuf),
+    None,
+}
+
+impl SecretSource {
+    /// The secret now: `None` while there is none yet (no flag, or the file missing or empty).
+    fn current(&self) -> Option<String> {
+        match self {
+            SecretSource::Given(secret) => Some(secret.clone()),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .ok()
+                .map(|text| text.trim().to_owned())
+                .filter(|text| !text.is_empty()),
+            SecretSource::None => None,
+        }
+    }
+}
+
 struct Behaviour {
-    secret: String,
+    secret: SecretSource,
     status: StatusCode,
     fail_rate: f64,
     delay: Option<Duration>,
@@ -124,8 +155,29 @@ pub async fn run(
         .map(|dir| dir.join(KEPT_CA))
         .or_else(|| ca_path.clone());
 
+    let secret = match (
+        args.secret.filter(|s| !s.trim().is_empty()),
+        args.secret_file,
+    ) {
+        (Some(secret), _) => SecretSource::Given(secret.trim().to_owned()),
+        (None, Some(path)) => SecretSource::File(path),
+        (None, None) => SecretSource::None,
+    };
+    let waiting_for = match &secret {
+        SecretSource::Given(_) => None,
+        SecretSource::File(path) => Some(format!(
+            "Verifying with the secret in {} once it is there; until then each request is shown unverified.",
+            path.display()
+        )),
+        SecretSource::None => Some(
+            "No secret given: each request is shown unverified. Once the webhook exists, restart \
+             with --secret whsec_… (or BIOTZ_WEBHOOK_SECRET), or use --secret-file to add it \
+             without a restart."
+                .to_owned(),
+        ),
+    };
     let behaviour = Arc::new(Behaviour {
-        secret: args.secret,
+        secret,
         status,
         fail_rate: args.fail_rate,
         delay,
@@ -159,6 +211,9 @@ pub async fn run(
             String::new()
         }
     );
+    if let Some(notice) = waiting_for {
+        println!("{notice}");
+    }
     let _ = std::io::stdout().flush();
     shutdown.await;
     handle.graceful_shutdown(Some(Duration::from_secs(2)));
@@ -226,28 +281,32 @@ async fn receive(
     body: Bytes,
 ) -> (StatusCode, String) {
     let signature = header(&headers, biotz_signature::HEADER);
-    let verdict = verify(
-        &behaviour.secret,
-        signature,
-        &body,
-        now_ms() / 1000,
-        Tolerance::default(),
-    );
+    // `None`: no secret yet, so the request is neither accepted nor refused on its signature.
+    let verdict = behaviour.secret.current().map(|secret| {
+        verify(
+            &secret,
+            signature,
+            &body,
+            now_ms() / 1000,
+            Tolerance::default(),
+        )
+    });
     let event: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let event_type = event
         .as_ref()
         .and_then(|e| e["type"].as_str())
         .unwrap_or("?");
     let answer = match &verdict {
-        Err(_) => StatusCode::BAD_REQUEST,
-        Ok(()) if behaviour.fail_rate > 0.0 && rand::rng().random_bool(behaviour.fail_rate) => {
+        Some(Err(_)) => StatusCode::BAD_REQUEST,
+        _ if behaviour.fail_rate > 0.0 && rand::rng().random_bool(behaviour.fail_rate) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
-        Ok(()) => behaviour.status,
+        _ => behaviour.status,
     };
     let check = match &verdict {
-        Ok(()) => "valid".to_owned(),
-        Err(error) => format!("INVALID ({error})"),
+        Some(Ok(())) => "valid".to_owned(),
+        Some(Err(error)) => format!("INVALID ({error})"),
+        None => "UNVERIFIED (no secret yet)".to_owned(),
     };
     println!(
         "{} {event_type} {} attempt {} signature {check} → {}",
@@ -269,8 +328,9 @@ async fn receive(
         tokio::time::sleep(delay).await;
     }
     let text = match verdict {
-        Ok(()) => "received\n".to_owned(),
-        Err(error) => format!("{error}\n"),
+        Some(Ok(())) => "received\n".to_owned(),
+        Some(Err(error)) => format!("{error}\n"),
+        None => "received, not verified: no secret yet\n".to_owned(),
     };
     (answer, text)
 }

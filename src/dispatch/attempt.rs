@@ -62,6 +62,10 @@ pub struct AttemptOutcome {
     pub error_kind: Option<ErrorKind>,
     pub error_message: Option<String>,
     pub retry_after: Option<Duration>,
+    /// The request's headers as sent, one `name: value` a line (the signature included).
+    pub request_headers: String,
+    /// The response's headers as received, when there was a response.
+    pub response_headers: Option<String>,
 }
 
 impl AttemptOutcome {
@@ -92,6 +96,15 @@ pub async fn send(
     let clock = Instant::now();
     let t = started_at / 1000;
     let signature = biotz_signature::sign_header(outgoing.secrets, t, &outgoing.body);
+    let attempt_number = outgoing.attempt.to_string();
+    let request_headers = header_lines([
+        ("Content-Type", "application/json"),
+        ("User-Agent", super::client::USER_AGENT),
+        (biotz_signature::HEADER, signature.as_str()),
+        ("Biotz-IoT-Event-Id", outgoing.event_id),
+        ("Biotz-IoT-Delivery-Id", outgoing.delivery_id),
+        ("Biotz-IoT-Delivery-Attempt", attempt_number.as_str()),
+    ]);
     let finish = |status: Option<u16>,
                   body: Option<Vec<u8>>,
                   kind: Option<ErrorKind>,
@@ -106,6 +119,8 @@ pub async fn send(
             error_kind: kind,
             error_message: message,
             retry_after,
+            request_headers: request_headers.clone(),
+            response_headers: None,
         }
     };
     // An IP literal is never resolved, so the guard checks it here.
@@ -140,6 +155,16 @@ pub async fn send(
         }
     };
     let status = response.status();
+    let received = header_lines(
+        response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("(not text)"))),
+    );
+    let finish = |status, body, kind, message, retry_after| AttemptOutcome {
+        response_headers: Some(received.clone()),
+        ..finish(status, body, kind, message, retry_after)
+    };
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
@@ -193,6 +218,15 @@ pub async fn send(
         );
     }
     finish(code, body, None, None, None)
+}
+
+/// Headers as `name: value` lines, as a log shows them.
+fn header_lines<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let lines: Vec<String> = headers
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
+    lines.join("\n")
 }
 
 fn literal_ip(url: &str) -> Option<std::net::IpAddr> {

@@ -308,6 +308,8 @@ impl Dispatcher {
             response_body: outcome.response_body,
             error_kind: outcome.error_kind.map(attempt::ErrorKind::as_str),
             error_message: outcome.error_message,
+            request_headers: Some(outcome.request_headers),
+            response_headers: outcome.response_headers,
             next,
             delivery: job.claimed,
         })

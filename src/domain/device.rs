@@ -58,9 +58,28 @@ pub fn parse_schema(schema: &Value) -> Result<Value, String> {
             SCHEMA_MAX_BYTES / 1024
         ));
     }
-    jsonschema::validator_for(schema)
-        .map_err(|error| format!("This is not a valid JSON Schema: {error}."))?;
+    jsonschema::validator_for(schema).map_err(|error| schema_problem(&error))?;
     Ok(schema.clone())
+}
+
+/// A schema's meta-schema violation, saying where in the schema it is. The validator's own text
+/// for a bad `type` ("not valid under any of the schemas listed in the 'anyOf' keyword") names
+/// neither the place nor the fix, so that case gets its own sentence.
+fn schema_problem(error: &jsonschema::ValidationError<'_>) -> String {
+    let path = error.instance_path().to_string();
+    let place = if path.is_empty() {
+        "At the top of the schema".to_owned()
+    } else {
+        format!("At {path}")
+    };
+    if path.ends_with("/type") {
+        return format!(
+            "This is not a valid JSON Schema. {place}: {} is not a type; use string, number, \
+             integer, boolean, object, array or null (or a list of them).",
+            error.instance()
+        );
+    }
+    format!("This is not a valid JSON Schema. {place}: {error}.")
 }
 
 /// Parses schema text typed into a form.
@@ -98,6 +117,13 @@ mod tests {
         assert!(
             bad_type.starts_with("This is not a valid JSON Schema"),
             "{bad_type}"
+        );
+        let nested =
+            parse_schema(&json!({ "properties": { "t": { "type": "nubmer" } } })).unwrap_err();
+        assert_eq!(
+            nested,
+            "This is not a valid JSON Schema. At /properties/t/type: \"nubmer\" is not a type; \
+             use string, number, integer, boolean, object, array or null (or a list of them)."
         );
         assert!(parse_schema(&json!({ "minimum": "five" })).is_err());
         assert!(

@@ -74,10 +74,13 @@ pub struct AttemptRecord {
     pub response_body: Option<Vec<u8>>,
     pub error_kind: Option<&'static str>,
     pub error_message: Option<String>,
+    /// The headers sent and received, `name: value` a line.
+    pub request_headers: Option<String>,
+    pub response_headers: Option<String>,
     pub next: NextStep,
 }
 
-/// Rows per multi-row statement when recording (11 parameters a row; SQLite allows 32766).
+/// Rows per multi-row statement when recording (13 parameters a row; SQLite allows 32766).
 const ROWS_PER_STATEMENT: usize = 256;
 
 /// What a batch of attempts says about one webhook.
@@ -241,10 +244,11 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                let rows = self.params().rows(chunk.len(), 11);
+                let rows = self.params().rows(chunk.len(), 13);
                 let sql = format!(
                     "INSERT INTO attempts (id, org_id, delivery_id, attempt, started_at, duration_ms, signature_t,
-                                           response_status, response_body, error_kind, error_message)
+                                           response_status, response_body, error_kind, error_message,
+                                           request_headers, response_headers)
                      VALUES {rows} ON CONFLICT (delivery_id, attempt) DO NOTHING"
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -260,7 +264,9 @@ impl Store {
                         .bind(record.response_status)
                         .bind(&record.response_body)
                         .bind(record.error_kind)
-                        .bind(&record.error_message);
+                        .bind(&record.error_message)
+                        .bind(&record.request_headers)
+                        .bind(&record.response_headers);
                 }
                 query.execute(&mut *tx).await?;
 

@@ -64,7 +64,8 @@ impl Store {
         let mut attempts: Vec<AttemptRow> = on_db!(self, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT delivery_id, attempt, started_at, duration_ms, signature_t, response_status,
-                 response_body, error_kind, error_message FROM attempts WHERE delivery_id IN ({})
+                 response_body, error_kind, error_message, request_headers, response_headers
+                 FROM attempts WHERE delivery_id IN ({})
                  ORDER BY delivery_id, attempt",
                 placeholders(1, rows.len())
             )));

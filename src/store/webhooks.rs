@@ -168,8 +168,11 @@ impl Store {
         let name_key = changes.name.as_ref().map(WebhookName::key);
         // Enabling clears why it was disabled and the failure streak; disabling records that a
         // user did it. Leaving `enabled` out leaves all three as they are.
+        // Disabling also parks what was waiting to be retried as skipped, as an automatic disable
+        // does, so no delivery of a disabled webhook says it is retrying; a replay sends them.
         let updated = on_db!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
                 "UPDATE webhooks SET
                     name = COALESCE($3, name),
                     name_key = COALESCE($4, name_key),
@@ -192,10 +195,23 @@ impl Store {
             .bind(changes.enabled)
             .bind(DISABLED_BY_USER)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?
-            .rows_affected()
+            .rows_affected();
+            if updated > 0 && changes.enabled == Some(false) {
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'skipped', next_attempt_at = NULL, updated_at = $3
+                     WHERE org_id = $1 AND webhook_id = $2 AND status = 'pending' AND lease_owner IS NULL",
+                )
+                .bind(org)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            updated
         });
         found(updated)?;
         self.target_changed(id).await;

@@ -237,6 +237,11 @@ async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
         reqwest::StatusCode::SEE_OTHER,
         "the printed password signs in"
     );
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/",
+        "signing in opens the home page, which is the Overview"
+    );
 
     let start = Instant::now();
     loop {
@@ -256,10 +261,25 @@ async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
             .text()
             .await
             .unwrap();
+        // The demo opens on the Overview, where its receiver that is down shows as failing.
+        let overview = browser
+            .get(format!("{base}/overview"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let failing = overview
+            .split("id=\"failing-webhooks\"")
+            .nth(1)
+            .unwrap_or_default();
         // Door open is a duration trigger: only its timer raises it.
         if alarms.contains("Cold room")
             && alarms.contains(">Door open</a>")
             && deliveries.contains("Demo receiver")
+            && failing.contains("Demo receiver (down)")
+            && !failing.contains("Demo receiver<")
         {
             break;
         }
@@ -341,4 +361,67 @@ async fn receive_keeps_its_certificate_in_cert_dir_valid_for_the_names_given() {
         "unsigned"
     );
     second.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn receive_starts_without_a_secret_and_verifies_once_the_secret_file_has_it() {
+    let app = TestApp::spawn().await;
+    let cert = app.temp_file("cert.pem", &TLS.cert_pem);
+    let key = app.temp_file("key.pem", &TLS.key_pem);
+    let secret_file = app.temp_file("secret", "");
+    // The order of the README: the receiver first, with no secret since no webhook exists yet.
+    let mut receiver = tokio::process::Command::new(env!("CARGO_BIN_EXE_biotz"))
+        .args(["receive", "--listen", "127.0.0.1:0"])
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .arg("--secret-file")
+        .arg(&secret_file)
+        .env_remove("BIOTZ_WEBHOOK_SECRET")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+    let listening = line_with(&mut lines, "Listening on https://").await;
+    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+    line_with(&mut lines, "each request is shown unverified").await;
+
+    // Then the webhook, whose test event arrives unverified but answered 200.
+    let tenant = app.tenant("Acme").await;
+    let api = app.api(&tenant);
+    let webhook = api.create_webhook("Local receiver", &url).await;
+    let id = webhook["id"].as_str().unwrap();
+    let sent = api
+        .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    let first = sent.body["event_id"].as_str().unwrap().to_owned();
+    let line = line_with(&mut lines, &first).await;
+    assert!(
+        line.contains("signature UNVERIFIED (no secret yet) → 200"),
+        "{line}"
+    );
+
+    // Then the secret, written to the file: the next request is verified without a restart.
+    std::fs::write(&secret_file, webhook["secret"].as_str().unwrap()).unwrap();
+    let sent = api
+        .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    let second = sent.body["event_id"].as_str().unwrap().to_owned();
+    let line = line_with(&mut lines, &second).await;
+    assert!(line.contains("signature valid → 200"), "{line}");
+
+    // A wrong secret there is refused, as with --secret.
+    std::fs::write(&secret_file, "whsec_wrong").unwrap();
+    let sent = api
+        .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    let third = sent.body["event_id"].as_str().unwrap().to_owned();
+    let line = line_with(&mut lines, &third).await;
+    assert!(
+        line.contains("signature INVALID") && line.ends_with("→ 400"),
+        "{line}"
+    );
+    receiver.kill().await.unwrap();
 }

@@ -31,7 +31,7 @@ async fn a_delivery_page_lists_attempts_and_helps_debug_a_signature() {
         page.html.contains("HTTP 500") && page.html.contains("HTTP 200"),
         "both attempts are listed"
     );
-    assert!(page.html.contains("http_status"));
+    assert!(!page.html.contains("http_status"), "no internal error kind");
     let body = browser
         .client
         .get(app.url(&format!("/deliveries/{id}/body")))
@@ -43,6 +43,18 @@ async fn a_delivery_page_lists_attempts_and_helps_debug_a_signature() {
         .unwrap();
     let sent = receiver.received()[1].body.clone();
     assert_eq!(body, sent, "the download is the exact body");
+    // Each attempt shows the headers it sent, the signature as the receiver got it.
+    let signature = receiver.received()[1]
+        .header("biotz-iot-signature")
+        .to_owned();
+    assert!(
+        page.html
+            .contains(&format!("Biotz-IoT-Signature: {signature}")),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Biotz-IoT-Delivery-Attempt: 2"));
+    assert!(page.html.contains("content-type: text/plain"));
     use sha2::Digest;
     assert!(
         page.html
@@ -53,7 +65,7 @@ async fn a_delivery_page_lists_attempts_and_helps_debug_a_signature() {
         .find("biotz verify --header &#39;")
         .or_else(|| page.html.find("biotz verify --header '"))
         .unwrap();
-    let command = &page.html[start..start + page.html[start..].find(" body.json").unwrap()];
+    let command = &page.html[start..start + page.html[start..].find(" evt_").unwrap()];
     let header = command
         .split('\'')
         .nth(1)
@@ -230,4 +242,29 @@ async fn another_organization_gets_404_on_delivery_pages() {
         json!([])
     );
     assert!(!browser.get("/deliveries").await.html.contains(&id));
+}
+
+#[tokio::test]
+async fn a_delivery_in_flight_says_sending_not_its_lease_end() {
+    let receiver = Receiver::start().await;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    receiver.reply_next([Reply::Held(gate.clone())]);
+    let app = TestApp::spawn().await;
+    let scene = Scene::new(&app, &receiver.url).await;
+    let api = app.api(&scene.tenant);
+    let id = delivery_of(&api, &scene.raise(&app).await).await;
+    receiver.wait_for(1, WAIT).await;
+    let browser = app.browser(&scene.tenant).await;
+
+    let page = browser.get(&format!("/deliveries/{id}")).await;
+    assert!(page.html.contains("Sending…"), "{}", page.html);
+    assert!(!page.html.contains("Next attempt"), "{}", page.html);
+    let list = browser.get("/deliveries?status=pending").await;
+    assert!(list.html.contains("Sending…"), "{}", list.html);
+
+    gate.add_permits(1);
+    delivery_when(&api, &id, "success", |d| d["status"] == "succeeded").await;
+    let page = browser.get(&format!("/deliveries/{id}")).await;
+    assert!(page.html.contains("Succeeded"), "{}", page.html);
+    assert!(!page.html.contains("Sending…"), "{}", page.html);
 }

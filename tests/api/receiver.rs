@@ -24,6 +24,9 @@ pub enum Reply {
     With(u16, Vec<(&'static str, String)>),
     /// Answer 200 only after this long.
     Hang(Duration),
+    /// Answer 200 once the test adds a permit (`Semaphore::add_permits`), so a test can look at
+    /// a delivery while its attempt is in flight.
+    Held(Arc<tokio::sync::Semaphore>),
 }
 
 /// A request as it arrived.
@@ -88,6 +91,10 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         Reply::Hang(duration) => {
             tokio::time::sleep(duration).await;
             (StatusCode::OK, "late").into_response()
+        }
+        Reply::Held(gate) => {
+            let _ = gate.acquire().await;
+            (StatusCode::OK, "released").into_response()
         }
     }
 }

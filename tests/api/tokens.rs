@@ -70,9 +70,12 @@ async fn the_tokens_page_creates_a_token_and_shows_it_once() {
     let app = TestApp::spawn().await;
     let acme = app.tenant("Acme").await;
     let browser = app.browser(&acme).await;
-    let page = browser
+    let created = browser
         .submit("/tokens", "/tokens", &[("name", "script")])
         .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+    let shown = created.location.unwrap();
+    let page = browser.get(&shown).await;
     assert_eq!(page.status, StatusCode::OK);
     let start =
         page.html.find("<code id=\"new-token\">").unwrap() + "<code id=\"new-token\">".len();
@@ -85,7 +88,8 @@ async fn the_tokens_page_creates_a_token_and_shows_it_once() {
         .await
         .unwrap();
     assert_eq!(works.status(), StatusCode::OK);
-    let again = browser.get("/tokens").await;
+    // Reloading the page it was shown on shows it no more.
+    let again = browser.get(&shown).await;
     assert!(
         again.html.contains("script") && !again.html.contains(token),
         "listed, not shown again"

@@ -15,15 +15,24 @@ mod receiver;
 
 mod browser;
 mod checks;
+mod delivery_page;
 mod driver;
+mod phone_menu;
+mod reload;
 mod scene;
+mod search;
+mod status_words;
 
 mod alarms;
 mod deliveries;
+mod events_log;
 mod first_run;
+mod in_flight;
 mod keyboard;
 mod lifecycle;
 mod lists;
+mod live;
+mod overview;
 mod pages;
 mod triggers;
 mod webhooks;

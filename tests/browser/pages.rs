@@ -62,6 +62,8 @@ async fn every_page(test: &'static str) -> Option<(Scene, Receiver, Vec<String>)
         "/deliveries".to_owned(),
         format!("/deliveries/{delivery}"),
         "/settings".to_owned(),
+        "/overview".to_owned(),
+        "/events".to_owned(),
     ];
     Some((scene, receiver, pages.to_vec()))
 }

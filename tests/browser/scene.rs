@@ -32,5 +32,5 @@ pub async fn sign_in(browser: &Browser, email: &str, password: &str) {
     browser.fill("#email", email).await;
     browser.fill("#password", password).await;
     browser.press("Sign in").await;
-    browser.wait_for_path("/webhooks").await;
+    browser.wait_for_path("/overview").await;
 }

@@ -98,6 +98,10 @@ async fn a_new_webhook_shows_its_secret_and_regenerating_replaces_it() {
         .choose("#keep_previous_for_seconds", "stops signing at once")
         .await;
     browser.press("Regenerate secret").await;
+    browser
+        .wait_for_text(".consequence", "stops signing at once")
+        .await;
+    browser.press("Regenerate secret now").await;
     browser.wait_for_text(".flash", "Secret regenerated").await;
     let second_secret = browser.text("#secret").await;
     assert!(second_secret.starts_with("whsec_"), "{second_secret}");

@@ -41,6 +41,7 @@ async fn list(
     let filter = DeliveryFilter {
         webhook,
         status: query.delivery_status()?,
+        ..DeliveryFilter::default()
     };
     Ok(Json(
         state

@@ -67,12 +67,16 @@ impl ListQuery {
     pub fn delivery_status(&self) -> AppResult<Option<String>> {
         match self.status.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
-            Some(status) if crate::store::DELIVERY_STATUSES.contains(&status) => {
+            Some(status)
+                if crate::store::STATUS_FILTERS
+                    .iter()
+                    .any(|(s, _)| *s == status) =>
+            {
                 Ok(Some(status.to_owned()))
             }
             Some(_) => Err(AppError::validation(
                 "status",
-                "Filter by pending, succeeded, failed or skipped.",
+                "Filter by pending, retrying, succeeded, failed or skipped.",
             )),
         }
     }

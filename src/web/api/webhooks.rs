@@ -78,6 +78,7 @@ async fn deliveries(
     let filter = DeliveryFilter {
         webhook: Some(id),
         status: query.delivery_status()?,
+        ..DeliveryFilter::default()
     };
     Ok(Json(
         state

@@ -12,11 +12,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::filters;
+use super::webhooks::parse_form_instant;
 use super::{Layout, Pager, page, redirect_with_flash, render};
 use crate::domain::{DeliveryId, WebhookId};
-use crate::store::{
-    Attempt, DELIVERY_STATUSES, Delivery, DeliveryFilter, Page, StoreError, Webhook,
-};
+use crate::store::{Attempt, Delivery, DeliveryFilter, Page, STATUS_FILTERS, StoreError};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
@@ -35,33 +34,107 @@ struct ListPage {
     layout: Layout,
     deliveries: Vec<Delivery>,
     pager: Pager,
-    statuses: &'static [&'static str],
-    status: String,
-    webhooks: Vec<Webhook>,
-    selected_webhook: String,
+    statuses: &'static [(&'static str, &'static str)],
+    event_types: &'static [&'static str],
+    query: ListQuery,
+    /// The names the webhook field suggests as one types.
+    webhook_names: Vec<String>,
+    filtered: bool,
 }
 
-#[derive(Deserialize)]
+/// The event types a delivery can carry.
+const EVENT_TYPES: [&str; 4] = [
+    "alarm.raised",
+    "alarm.cleared",
+    "alarm.acknowledged",
+    "webhook.test",
+];
+
+/// The search form, as typed. Every field is optional; times are UTC.
+#[derive(Deserialize, Default)]
 struct ListQuery {
-    status: Option<String>,
-    webhook: Option<String>,
+    #[serde(default)]
+    status: String,
+    /// A webhook's id, from its page's "All deliveries" link.
+    #[serde(default)]
+    webhook: String,
+    /// Part of a webhook's name.
+    #[serde(default)]
+    webhook_name: String,
+    #[serde(default)]
+    event_type: String,
+    /// Part of a device's name.
+    #[serde(default)]
+    device: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    /// A delivery or event id.
+    #[serde(default)]
+    id: String,
     cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The store's filter, or the field that could not be read.
+    fn filter(&self) -> Result<DeliveryFilter, AppError> {
+        let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        let time = |field: &'static str, value: &str| match text(value) {
+            None => Ok(None),
+            Some(value) => parse_form_instant(&value).map(Some).ok_or_else(|| {
+                AppError::validation(field, "Enter a time as 2026-12-04T10:30 (UTC).")
+            }),
+        };
+        Ok(DeliveryFilter {
+            webhook: WebhookId::parse(self.webhook.trim()),
+            status: STATUS_FILTERS
+                .iter()
+                .any(|(value, _)| *value == self.status)
+                .then(|| self.status.clone()),
+            webhook_name: text(&self.webhook_name),
+            event_type: EVENT_TYPES
+                .contains(&self.event_type.as_str())
+                .then(|| self.event_type.clone()),
+            device_name: text(&self.device),
+            since: time("from", &self.from)?,
+            until: time("to", &self.to)?,
+            id: text(&self.id),
+        })
+    }
+
+    /// The list's address with these filters and no cursor.
+    fn base(&self) -> String {
+        let fields = [
+            ("status", &self.status),
+            ("webhook", &self.webhook),
+            ("webhook_name", &self.webhook_name),
+            ("event_type", &self.event_type),
+            ("device", &self.device),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("id", &self.id),
+        ];
+        let query: Vec<String> = fields
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| format!("{name}={}", urlencode(value)))
+            .collect();
+        if query.is_empty() {
+            "/deliveries".to_owned()
+        } else {
+            format!("/deliveries?{}", query.join("&"))
+        }
+    }
 }
 
 async fn list(
     State(state): State<AppState>,
     user: SignedIn,
-    Query(query): Query<ListQuery>,
+    Query(mut query): Query<ListQuery>,
 ) -> Response {
     let result = async {
-        let status = query.status.unwrap_or_default();
-        let selected_webhook = query.webhook.unwrap_or_default();
-        let filter = DeliveryFilter {
-            webhook: WebhookId::parse(selected_webhook.trim()),
-            status: DELIVERY_STATUSES
-                .contains(&status.as_str())
-                .then(|| status.clone()),
-        };
+        let filter = query.filter()?;
         let page_of = Page::parse(None, query.cursor.as_deref())
             .map_err(|(f, m)| AppError::validation(f, m))?;
         let deliveries = state
@@ -72,23 +145,27 @@ async fn list(
             .store
             .list_webhooks(user.org(), None, &Page::first(200))
             .await?;
+        // A webhook chosen by id (from its page) shows by name in the search field.
+        if let Some(id) = &filter.webhook
+            && query.webhook_name.is_empty()
+            && let Some(chosen) = webhooks.data.iter().find(|w| &w.id == id)
+        {
+            query.webhook_name = chosen.name.clone();
+        }
         Ok(render(&ListPage {
             layout: Layout::new(&user, "Deliveries", "deliveries"),
             pager: Pager::new(
-                &format!(
-                    "/deliveries?status={}&webhook={}",
-                    urlencode(&status),
-                    urlencode(&selected_webhook)
-                ),
+                &query.base(),
                 "deliveries",
                 query.cursor.as_deref(),
                 deliveries.next_cursor.as_deref(),
             ),
             deliveries: deliveries.data,
-            statuses: &DELIVERY_STATUSES,
-            status,
-            webhooks: webhooks.data,
-            selected_webhook,
+            statuses: &STATUS_FILTERS,
+            event_types: &EVENT_TYPES,
+            webhook_names: webhooks.data.into_iter().map(|w| w.name).collect(),
+            filtered: query.base() != "/deliveries",
+            query,
         }))
     }
     .await;
@@ -107,6 +184,10 @@ struct ShowPage {
     last_t: Option<i64>,
     expected_header: String,
     rotated: bool,
+    /// The name the body downloads as, which the commands beside it use.
+    body_file: String,
+    /// Whether any attempt got an HTTP answer: only then can a signature have been checked.
+    reached: bool,
 }
 
 async fn show(
@@ -138,6 +219,8 @@ async fn show(
             last_t,
             expected_header,
             rotated,
+            body_file: body_file(&delivery),
+            reached: attempts.iter().any(|a| a.response_status.is_some()),
             delivery,
             attempts,
         }))
@@ -161,7 +244,7 @@ async fn body(
                 (header::CONTENT_TYPE, "application/json".to_owned()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{}.json\"", delivery.event_id),
+                    format!("attachment; filename=\"{}\"", body_file(&delivery)),
                 ),
             ],
             event.body,
@@ -170,6 +253,12 @@ async fn body(
     }
     .await;
     page(&user, result)
+}
+
+/// The download's file name: the event's id, so bodies saved from several deliveries do not
+/// overwrite each other.
+fn body_file(delivery: &Delivery) -> String {
+    format!("{}.json", delivery.event_id)
 }
 
 async fn resend(

@@ -8,10 +8,13 @@ mod auth;
 mod deliveries;
 mod device_types;
 mod devices;
+mod events_log;
+mod overview;
 mod settings;
 mod sparkline;
-mod tokens;
+pub(crate) mod tokens;
 mod triggers;
+mod webhook_confirm;
 mod webhooks;
 
 use askama::Template;
@@ -19,7 +22,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum_extra::extract::CookieJar;
 
 use super::AppState;
@@ -29,7 +31,7 @@ use super::session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/webhooks") }))
+        .merge(overview::router())
         .merge(auth::router())
         .merge(webhooks::router())
         .merge(tokens::router())
@@ -40,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(alarms::router())
         .merge(settings::router())
         .merge(alarm::router())
+        .merge(events_log::router())
 }
 
 pub fn asset(name: &str) -> String {
@@ -58,6 +61,7 @@ const fn item(key: &'static str, label: &'static str, href: &'static str) -> Nav
 
 /// The sidebar: the guide's sections and their pages.
 const SECTIONS: &[(&str, &[NavItem])] = &[
+    ("Now", &[item("overview", "Overview", "/overview")]),
     (
         "Setup",
         &[
@@ -77,6 +81,7 @@ const SECTIONS: &[(&str, &[NavItem])] = &[
         "Activity",
         &[
             item("alarms", "Alarms", "/alarms"),
+            item("events", "Events", "/events"),
             item("deliveries", "Deliveries", "/deliveries"),
         ],
     ),
@@ -249,6 +254,27 @@ pub mod filters {
             readable(&exact),
             relative(now_ms() - *ms)
         )))
+    }
+
+    /// A URL that may wrap only after its separators (`/`, `.`, `?`, `&`, `=`), never inside a
+    /// word: escaped, with `<wbr>` after each separator.
+    #[askama::filter_fn]
+    pub fn breakable_url(url: &str, _: &dyn askama::Values) -> askama::Result<Safe<String>> {
+        let mut html = String::with_capacity(url.len() * 2);
+        for c in url.chars() {
+            match c {
+                '&' => html.push_str("&amp;"),
+                '<' => html.push_str("&lt;"),
+                '>' => html.push_str("&gt;"),
+                '"' => html.push_str("&quot;"),
+                '\'' => html.push_str("&#39;"),
+                other => html.push(other),
+            }
+            if matches!(c, '/' | '.' | '?' | '&' | '=') {
+                html.push_str("<wbr>");
+            }
+        }
+        Ok(Safe(html))
     }
 
     /// `2026-11-27T17:20:56.123Z` as people read it: `2026-11-27 17:20:56 UTC`.

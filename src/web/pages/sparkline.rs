@@ -1,5 +1,5 @@
 //! A webhook's delivery sparkline: one bar per day, as tall as that day's deliveries, split into
-//! succeeded (bottom), pending or skipped, and failed (top). Drawn on the server as inline SVG,
+//! succeeded (bottom), pending, retrying or skipped, and failed (top). Drawn on the server as inline SVG,
 //! with a text summary for screen readers and for anyone who does not tell the colours apart.
 
 use std::fmt::Write;
@@ -51,7 +51,7 @@ impl Sparkline {
                     let _ = write!(text, ", {} failed", totals.failed);
                 }
                 if totals.other > 0 {
-                    let _ = write!(text, ", {} pending or skipped", totals.other);
+                    let _ = write!(text, ", {} pending, retrying or skipped", totals.other);
                 }
                 text.push('.');
                 text
@@ -132,7 +132,7 @@ fn day_words(day: &DayOutcomes) -> String {
         parts.push(format!("{} failed", day.failed));
     }
     if day.other > 0 {
-        parts.push(format!("{} pending or skipped", day.other));
+        parts.push(format!("{} pending, retrying or skipped", day.other));
     }
     parts.join(", ")
 }
@@ -160,7 +160,7 @@ mod tests {
         let line = Sparkline::new(FIRST, days);
         assert_eq!(
             line.summary(),
-            "Last 14 days: 8 of 10 deliveries succeeded, 1 failed, 1 pending or skipped."
+            "Last 14 days: 8 of 10 deliveries succeeded, 1 failed, 1 pending, retrying or skipped."
         );
         assert_eq!(line.rate(), "80 %");
     }

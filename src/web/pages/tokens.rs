@@ -1,10 +1,11 @@
-//! Developer Tools → API Tokens: create (shown once), list, delete.
+//! Developer Tools → API Tokens: create (shown once, on the page the POST redirects to), list,
+//! delete.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use super::filters;
 use super::{Layout, Pager, page, redirect_with_flash, render_with};
 use crate::accounts;
 use crate::domain::{FieldErrors, TokenId};
-use crate::store::{ApiToken, Page};
+use crate::store::{ApiToken, Page, ShownOnce};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
@@ -35,9 +36,14 @@ struct ListPage {
     errors: FieldErrors,
 }
 
+/// The `shown_once` kind of a new API token.
+pub const API_TOKEN: &str = "api_token";
+
 #[derive(Deserialize)]
 struct ListQuery {
     cursor: Option<String>,
+    /// The key of a token just created, to show this once.
+    once: Option<String>,
 }
 
 async fn render_list(
@@ -69,15 +75,27 @@ async fn list(
     user: SignedIn,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let result = render_list(
-        &state,
-        &user,
-        query.cursor.as_deref(),
-        StatusCode::OK,
-        None,
-        String::new(),
-        FieldErrors::new(),
-    )
+    let result = async {
+        let new_token = match query.once.as_deref() {
+            Some(once) => state
+                .store
+                .take_shown_once(user.org(), &user.session.user_id, once)
+                .await?
+                .filter(|kept| kept.kind == API_TOKEN)
+                .map(|kept| kept.token),
+            None => None,
+        };
+        render_list(
+            &state,
+            &user,
+            query.cursor.as_deref(),
+            StatusCode::OK,
+            new_token,
+            String::new(),
+            FieldErrors::new(),
+        )
+        .await
+    }
     .await;
     page(&user, result)
 }
@@ -109,18 +127,21 @@ async fn create(
             }
         };
         match accounts::create_api_token(&state.store, user.org(), &name).await {
-            // The token is shown in this response only; it is not stored anywhere readable.
-            Ok((_, token)) => {
-                render_list(
-                    &state,
-                    &user,
-                    None,
-                    StatusCode::OK,
-                    Some(token),
-                    String::new(),
-                    FieldErrors::new(),
-                )
-                .await
+            // Shown on the page after the redirect, once: reloading it does not post again.
+            Ok((created, token)) => {
+                let once = state
+                    .store
+                    .keep_to_show_once(
+                        user.org(),
+                        &user.session.user_id,
+                        &ShownOnce {
+                            subject: created.id.to_string(),
+                            kind: API_TOKEN.to_owned(),
+                            token,
+                        },
+                    )
+                    .await?;
+                Ok(Redirect::to(&format!("/tokens?once={once}")).into_response())
             }
             Err(error) => match AppError::from(error) {
                 conflict @ AppError::Conflict { .. } => {

@@ -12,9 +12,10 @@ use serde::Deserialize;
 
 use super::filters;
 use super::sparkline::{self, Sparkline};
+use super::webhook_confirm as confirm;
 use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
-use crate::domain::webhook::{self, parse_overlap_secs};
+use crate::domain::webhook;
 use crate::domain::{FieldErrors, WebhookId};
 use crate::store::ui_stats;
 use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
@@ -29,8 +30,14 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}", get(show))
         .route("/webhooks/{id}/edit", get(edit).post(update))
         .route("/webhooks/{id}/enable", post(enable))
-        .route("/webhooks/{id}/disable", post(disable))
-        .route("/webhooks/{id}/secret/regenerate", post(regenerate))
+        .route(
+            "/webhooks/{id}/disable",
+            get(confirm::disable).post(disable),
+        )
+        .route(
+            "/webhooks/{id}/secret/regenerate",
+            post(confirm::regenerate),
+        )
         .route("/webhooks/{id}/delete", get(confirm_delete).post(delete))
         .route("/webhooks/{id}/test", post(send_test))
         .route("/webhooks/{id}/replay", post(replay))
@@ -70,7 +77,7 @@ struct ReplayForm {
 }
 
 /// `2026-11-27T10:30` (a datetime-local field, read as UTC) or RFC 3339.
-fn parse_form_instant(text: &str) -> Option<Millis> {
+pub(super) fn parse_form_instant(text: &str) -> Option<Millis> {
     let text = text.trim();
     parse_instant(text)
         .or_else(|| parse_instant(&format!("{text}:00Z")))
@@ -294,7 +301,7 @@ async fn show(
         let created = query.created.is_some();
         let filter = DeliveryFilter {
             webhook: Some(id.clone()),
-            status: None,
+            ..DeliveryFilter::default()
         };
         let recent = state
             .store
@@ -443,49 +450,6 @@ async fn disable(
     CsrfForm { user, .. }: CsrfForm<NoFields>,
 ) -> Response {
     set_enabled(state, jar, user, id, false).await
-}
-
-#[derive(Deserialize)]
-struct RegenerateForm {
-    keep_previous_for_seconds: Option<String>,
-}
-
-async fn regenerate(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    id: Result<PathId<WebhookId>, AppError>,
-    CsrfForm { user, form }: CsrfForm<RegenerateForm>,
-) -> Response {
-    let result = async {
-        let PathId(id) = id?;
-        let seconds = form
-            .keep_previous_for_seconds
-            .as_deref()
-            .unwrap_or("0")
-            .trim();
-        let overlap = seconds
-            .parse::<i64>()
-            .map_err(|_| "Choose how long the previous secret keeps signing.".to_owned())
-            .and_then(parse_overlap_secs)
-            .map_err(|message| AppError::validation("keep_previous_for_seconds", message))?;
-        state
-            .store
-            .regenerate_secret(user.org(), &id, overlap)
-            .await?;
-        let message = if overlap == 0 {
-            "Secret regenerated. The previous secret no longer signs."
-        } else {
-            "Secret regenerated. The previous secret keeps signing until the overlap ends."
-        };
-        Ok(redirect_with_flash(
-            &state,
-            jar,
-            &format!("/webhooks/{id}?reveal=1"),
-            message,
-        ))
-    }
-    .await;
-    page(&user, result)
 }
 
 #[derive(Template)]

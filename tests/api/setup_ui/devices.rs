@@ -71,8 +71,21 @@ async fn a_new_device_shows_its_token_once_with_a_curl_line_that_works() {
     let regenerated = browser
         .post_with_csrf(&format!("/devices/{id}/token/regenerate"), &[])
         .await;
+    assert_eq!(regenerated.status, StatusCode::SEE_OTHER);
+    let shown = regenerated.location.unwrap();
+    let regenerated = browser.get(&shown).await;
     assert_eq!(regenerated.status, StatusCode::OK);
+    // Shown once: reloading the page finds the token gone, and says how to get a new one.
+    let again = browser.get(&shown).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(again.html.contains("Regenerate token"), "{}", again.html);
     let fresh = text_after(&regenerated.html, "<code id=\"device-token\">").unwrap();
+    assert!(!again.html.contains(&fresh), "shown once only");
+    // Nobody else can take it, even with the link: another user of another organization.
+    let other = app.tenant("Other").await;
+    let intruder = app.browser(&other).await;
+    let taken = intruder.get(&shown).await;
+    assert_eq!(taken.status, StatusCode::NOT_FOUND);
     assert_ne!(fresh, token);
     assert_eq!(
         app.ingest(&token, "telemetry", json!({ "temperature": 1 }))

@@ -50,6 +50,10 @@ pub(super) async fn new_device(
             &[("name", name), ("device_type_id", device_type)],
         )
         .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+    let shown = created.location.expect("a redirect to the token page");
+    assert!(shown.contains("/token?once="), "{shown}");
+    let created = browser.get(&shown).await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.html);
     let token =
         text_after(&created.html, "<code id=\"device-token\">").expect("the token is shown");

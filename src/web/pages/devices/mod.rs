@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/devices", get(list).post(token::create))
         .route("/devices/new", get(token::new))
         .route("/devices/{id}", get(show))
+        .route("/devices/{id}/token", get(token::show))
         .route("/devices/{id}/token/regenerate", post(token::regenerate))
         .route("/devices/{id}/edit", get(edit).post(rename))
         .route("/devices/{id}/delete", get(confirm_delete).post(delete))

@@ -1,21 +1,23 @@
 //! New Device, and the page that shows a device's ingest token: once, when the device is
 //! created or its token regenerated, with a ready `curl` line. The token is stored only as a
-//! hash, so these pages are answers to the POST itself, never a page to come back to.
+//! hash. Each POST redirects (so a reload never posts again) to the token page, which takes the
+//! token from a one-time store (`shown_once`): a second look finds it gone.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::alarms::devices;
 use crate::domain::{DeviceId, FieldErrors};
-use crate::store::{Device, DeviceType};
+use crate::store::{Device, DeviceType, ShownOnce};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
 use crate::web::pages::device_types::{Choice, all_device_types};
+use crate::web::pages::tokens::API_TOKEN;
 use crate::web::pages::{Layout, page, render, render_with};
 
 #[derive(Template)]
@@ -128,20 +130,7 @@ pub async fn create(
         match devices::create_device(&state.store, user.org(), &form.name, &form.device_type_id)
             .await
         {
-            Ok((device, token)) => {
-                let device_type = state
-                    .store
-                    .device_type(user.org(), &device.device_type_id)
-                    .await?;
-                Ok(render(&TokenPage::build(
-                    &state,
-                    &user,
-                    device,
-                    &device_type,
-                    token,
-                    true,
-                )))
-            }
+            Ok((device, token)) => show_once(&state, &user, device.id, token, true).await,
             Err(error) => match AppError::from(error) {
                 invalid @ (AppError::Validation(_) | AppError::Conflict { .. }) => {
                     new_page(
@@ -170,7 +159,80 @@ pub async fn regenerate(
     let result = async {
         let PathId(id) = id?;
         let token = devices::regenerate_token(&state.store, user.org(), &id).await?;
+        show_once(&state, &user, id, token, false).await
+    }
+    .await;
+    page(&user, result)
+}
+
+/// Keeps the new token for the page after the redirect, and redirects there.
+async fn show_once(
+    state: &AppState,
+    user: &SignedIn,
+    device_id: DeviceId,
+    token: String,
+    created: bool,
+) -> AppResult<Response> {
+    let once = state
+        .store
+        .keep_to_show_once(
+            user.org(),
+            &user.session.user_id,
+            &ShownOnce {
+                subject: device_id.to_string(),
+                kind: if created { CREATED } else { REGENERATED }.to_owned(),
+                token,
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/devices/{device_id}/token?once={once}")).into_response())
+}
+
+const CREATED: &str = "device_created";
+const REGENERATED: &str = "device_token";
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    once: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "devices/token_gone.html")]
+struct GonePage {
+    layout: Layout,
+    device: Device,
+}
+
+/// The token kept by the POST, shown this once; afterwards the page says it is gone and offers
+/// to regenerate it.
+pub async fn show(
+    State(state): State<AppState>,
+    user: SignedIn,
+    id: Result<PathId<DeviceId>, AppError>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
         let device = state.store.device(user.org(), &id).await?;
+        let kept = match query.once.as_deref() {
+            Some(once) => {
+                state
+                    .store
+                    .take_shown_once(user.org(), &user.session.user_id, once)
+                    .await?
+            }
+            None => None,
+        }
+        .filter(|kept| kept.subject == id.as_str() && kept.kind != API_TOKEN);
+        let Some(kept) = kept else {
+            return Ok(render_with(
+                StatusCode::GONE,
+                &GonePage {
+                    layout: Layout::new(&user, "Ingest token shown once", "devices"),
+                    device,
+                },
+            ));
+        };
         let device_type = state
             .store
             .device_type(user.org(), &device.device_type_id)
@@ -180,8 +242,8 @@ pub async fn regenerate(
             &user,
             device,
             &device_type,
-            token,
-            false,
+            kept.token,
+            kept.kind == CREATED,
         )))
     }
     .await;
