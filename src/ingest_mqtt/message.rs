@@ -79,6 +79,16 @@ impl Pipeline {
                 format!("the payload on {topic} is not JSON ({error}); publish the payload object itself"),
             )
         })?;
+        // PostgreSQL cannot store NUL in text, and SQLite must not differ: refused alike on both
+        // transports.
+        if let Some(path) = crate::domain::text::nul_path(&payload) {
+            return Err(invalid(
+                Some(&id),
+                format!(
+                    "the payload on {topic} has a NUL character (\\u0000) at {path}; remove it"
+                ),
+            ));
+        }
         let message_id = publish.properties.as_ref().and_then(|p| {
             p.user_properties
                 .iter()

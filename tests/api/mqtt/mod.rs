@@ -250,6 +250,32 @@ async fn an_invalid_message_shows_on_the_device_page_and_the_next_one_is_ingeste
             && shown.contains("(type)"),
         "{shown}"
     );
+
+    // A NUL character is refused as over HTTP, on both databases alike.
+    client
+        .publish("telemetry", br#"{"temperature": "a\u0000b"}"#, None)
+        .await;
+    let shown = wait_until("the NUL error on the page", || async {
+        let page = app
+            .browser(&acme)
+            .await
+            .get(&format!("/devices/{device}"))
+            .await;
+        let error = last_error(&page.html);
+        (metric(
+            &app.address,
+            "biotz_mqtt_messages_total{outcome=\"invalid\"}",
+        )
+        .await
+            == Some(5))
+        .then_some(error)
+    })
+    .await;
+    assert!(
+        shown.contains("NUL character") && shown.contains("temperature"),
+        "{shown}"
+    );
+    assert_eq!(count_messages(&app, &device).await, 1);
 }
 
 /// The text of the device page's last error.
