@@ -33,7 +33,8 @@ use crate::domain::time::{Millis, duration_ms, now_ms};
 use crate::domain::{DeliveryId, WebhookId, random};
 use crate::store::{AttemptRecord, ClaimLimits, Claimed, Store, StoreResult};
 
-/// The shortest wait between two claims that found less than they could take.
+/// The shortest wait between two claims that found less than they could take, unless a freed
+/// slot lets a due delivery go.
 const MIN_PAUSE: Duration = Duration::from_millis(50);
 
 /// How much the dispatcher does at once.
@@ -401,8 +402,6 @@ impl Dispatcher {
             }
             let free = self.global.available_permits().min(self.capacity.batch);
             if look && free > 0 && (free >= threshold || attempts.is_empty()) {
-                // Deliveries of webhooks at their cap are left due: a freed slot may let them go.
-                blocked = !self.busy_webhooks().is_empty();
                 match self.claim(free).await {
                     Ok((jobs, more)) => {
                         for (job, slots) in jobs {
@@ -410,10 +409,12 @@ impl Dispatcher {
                         }
                         look = more;
                         if !more {
-                            // Not sooner than `MIN_PAUSE`: what is due now but was not taken
-                            // waits for a slot (a freed one wakes the loop when `blocked`).
-                            let pause = self.pause().await.max(MIN_PAUSE);
-                            look_at = tokio::time::Instant::now() + pause;
+                            // What is due now but was not taken waits for a slot of its
+                            // webhook: a freed slot wakes the loop (`blocked`). Otherwise the
+                            // next claim is when the next delivery falls due.
+                            let pause = self.pause().await;
+                            blocked = pause.is_zero();
+                            look_at = tokio::time::Instant::now() + pause.max(MIN_PAUSE);
                         }
                     }
                     Err(error) => {
