@@ -36,7 +36,7 @@ impl Sizes {
             drain: 100_000,
             seconds: 10.0,
             rates: vec![200, 500, 1000, 2000],
-            capacity_rates: vec![1000, 2000, 3000, 4000, 5000, 6000, 8000, 10_000],
+            capacity_rates: vec![200, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000],
             capacity_seconds: 5.0,
             backlog_small: 10_000,
             backlog_large: 1_000_000,
