@@ -285,18 +285,7 @@ async fn deliveries_handed_over_by_a_killed_node_are_claimed_by_another() {
     drop(node);
     receiver.reply_always(Reply::Status(200));
 
-    let _worker = Command::new(env!("CARGO_BIN_EXE_biotz"))
-        .arg("worker")
-        .env("DATABASE_URL", app.database.url())
-        .env("BIOTZ_MASTER_KEY", &app.master_key_hex)
-        .env("BIOTZ_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
-        .env("BIOTZ_EXTRA_CA_CERTS", app.temp_file("ca.pem", &TLS.ca_pem))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map(Process)
-        .expect("biotz worker starts");
+    let _worker = Process(crate::processes::worker(&app, "1s", "2s"));
     for event in &events {
         let id = delivery_of(&api, event).await;
         delivery_when(&api, &id, "delivery after the crash", |d| {

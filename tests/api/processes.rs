@@ -13,7 +13,7 @@ use crate::receiver::{Receiver, Reply, TLS};
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A `biotz worker` on the app's database, trusting the test receivers.
-fn worker(app: &TestApp, timeout: &str, lease: &str) -> Child {
+pub fn worker(app: &TestApp, timeout: &str, lease: &str) -> Child {
     let ca = app.temp_file("ca.pem", &TLS.ca_pem);
     Command::new(env!("CARGO_BIN_EXE_biotz"))
         .arg("worker")
