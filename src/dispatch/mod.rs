@@ -4,7 +4,10 @@
 //! Fairness: at most `per_webhook` attempts run at once for one webhook and `global` in all; a
 //! claim takes at most `per_webhook` deliveries of one webhook and none of a webhook already at
 //! its cap, and gives back at once any that find no free slot, so a receiver that hangs until
-//! the timeout holds only its own slots, and no claimed delivery waits.
+//! the timeout holds only its own slots, and no claimed delivery waits. Deliveries handed over by
+//! this process's ingest may wait in their webhook's queue in memory (see `handoff`) while its
+//! receiver answers fast; they start, in order, as its slots free, or are given back to the
+//! outbox before their lease could run out during their attempt.
 
 pub mod attempt;
 pub mod client;
@@ -13,7 +16,7 @@ mod handoff;
 pub mod metrics;
 pub mod retry;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +46,8 @@ pub struct Capacity {
     pub global: usize,
     pub per_webhook: usize,
     pub batch: usize,
+    /// How many handed-over deliveries may wait in memory for one webhook's slots.
+    pub queued_per_webhook: usize,
 }
 
 impl Default for Capacity {
@@ -51,6 +56,7 @@ impl Default for Capacity {
             global: 256,
             per_webhook: 8,
             batch: 128,
+            queued_per_webhook: 128,
         }
     }
 }
@@ -60,6 +66,46 @@ impl Default for Capacity {
 struct Slots {
     _global: OwnedSemaphorePermit,
     _webhook: OwnedSemaphorePermit,
+}
+
+/// An attempt that took at least this long marks its webhook slow: its handed-over deliveries
+/// go to the outbox instead of waiting in memory behind it, until an attempt is fast again.
+const SLOW_ATTEMPT_MS: i64 = 1_000;
+
+/// What a delivery handed over by ingest holds: the slots to start at once, or a place in its
+/// webhook's queue.
+enum Place {
+    Running(Slots),
+    Waiting {
+        _queued: OwnedSemaphorePermit,
+        /// No later than the end of its lease.
+        lease_until: tokio::time::Instant,
+    },
+}
+
+/// A delivery this process's ingest leased to its dispatcher.
+struct Handed {
+    claimed: Claimed,
+    body: Bytes,
+    place: Place,
+}
+
+/// A handed-over delivery waiting in its webhook's queue.
+struct Waiting {
+    claimed: Claimed,
+    body: Bytes,
+    _queued: OwnedSemaphorePermit,
+    lease_until: tokio::time::Instant,
+}
+
+/// One webhook's share of the dispatcher.
+struct Lane {
+    /// Its attempts in flight: at most `per_webhook`.
+    slots: Arc<Semaphore>,
+    /// Its handed-over deliveries waiting for a slot: at most `queued_per_webhook`.
+    queue: Arc<Semaphore>,
+    /// Whether its last attempt took `SLOW_ATTEMPT_MS` or more.
+    slow: AtomicBool,
 }
 
 /// A leased delivery with what it takes to send it.
@@ -81,7 +127,7 @@ pub struct Dispatcher {
     owner: String,
     metrics: Arc<Metrics>,
     global: Arc<Semaphore>,
-    per_webhook: Mutex<HashMap<WebhookId, Arc<Semaphore>>>,
+    per_webhook: Mutex<HashMap<WebhookId, Arc<Lane>>>,
     /// Deliveries claimed and not yet recorded: what a shutdown gives back.
     held: Mutex<HashSet<DeliveryId>>,
     /// Rings when an attempt finishes, so the loop can claim again.
@@ -89,8 +135,8 @@ pub struct Dispatcher {
     /// Set on shutdown: deliveries still waiting for a slot are not started.
     stopping: AtomicBool,
     /// Deliveries that this process's ingest leased to this dispatcher, with their slots.
-    handed: mpsc::UnboundedSender<(Claimed, Bytes, Slots)>,
-    handed_rx: Mutex<Option<mpsc::UnboundedReceiver<(Claimed, Bytes, Slots)>>>,
+    handed: mpsc::UnboundedSender<Handed>,
+    handed_rx: Mutex<Option<mpsc::UnboundedReceiver<Handed>>>,
 }
 
 impl Dispatcher {
@@ -134,23 +180,31 @@ impl Dispatcher {
         &self.owner
     }
 
-    fn webhook_slots(&self, webhook: &WebhookId) -> Arc<Semaphore> {
-        let mut slots = self.per_webhook.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.len() > 4096 {
-            let full = self.capacity.per_webhook;
-            slots.retain(|_, s| s.available_permits() < full);
+    fn lane(&self, webhook: &WebhookId) -> Arc<Lane> {
+        let mut lanes = self.per_webhook.lock().unwrap_or_else(|e| e.into_inner());
+        if lanes.len() > 4096 {
+            let (slots, queue) = (self.capacity.per_webhook, self.capacity.queued_per_webhook);
+            lanes.retain(|_, lane| {
+                lane.slots.available_permits() < slots || lane.queue.available_permits() < queue
+            });
         }
-        slots
+        lanes
             .entry(webhook.clone())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.capacity.per_webhook)))
+            .or_insert_with(|| {
+                Arc::new(Lane {
+                    slots: Arc::new(Semaphore::new(self.capacity.per_webhook)),
+                    queue: Arc::new(Semaphore::new(self.capacity.queued_per_webhook)),
+                    slow: AtomicBool::new(false),
+                })
+            })
             .clone()
     }
 
     fn busy_webhooks(&self) -> Vec<WebhookId> {
-        let slots = self.per_webhook.lock().unwrap_or_else(|e| e.into_inner());
-        slots
+        let lanes = self.per_webhook.lock().unwrap_or_else(|e| e.into_inner());
+        lanes
             .iter()
-            .filter(|(_, s)| s.available_permits() == 0)
+            .filter(|(_, lane)| lane.slots.available_permits() == 0)
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -180,7 +234,12 @@ impl Dispatcher {
         let mut slotted = Vec::with_capacity(claimed.len());
         let mut saturated = Vec::new();
         for (claimed, body) in claimed {
-            match self.webhook_slots(&claimed.webhook_id).try_acquire_owned() {
+            match self
+                .lane(&claimed.webhook_id)
+                .slots
+                .clone()
+                .try_acquire_owned()
+            {
                 Ok(webhook) => {
                     let global = global
                         .split(1)
@@ -278,6 +337,9 @@ impl Dispatcher {
         let outcome = attempt::send(&self.client, &self.guard, &outgoing)
             .instrument(span.clone())
             .await;
+        self.lane(&job.claimed.webhook_id)
+            .slow
+            .store(outcome.duration_ms >= SLOW_ATTEMPT_MS, Ordering::Relaxed);
         let jitter = rand::rng().random_range(-1.0..=1.0);
         let next = retry::next_step(
             &retry::Tried {
@@ -381,11 +443,45 @@ impl Dispatcher {
         let (mut look, mut blocked) = (true, false);
         let mut look_at = tokio::time::Instant::now();
         let mut arrived = Vec::new();
+        let mut waiting: HashMap<WebhookId, VecDeque<Waiting>> = HashMap::new();
         while !*shutdown.borrow() {
             while attempts.try_join_next().is_some() {}
-            if !arrived.is_empty() {
-                self.metrics.record_arrived(arrived.len(), 0);
-                match self.prepare(std::mem::take(&mut arrived)).await {
+            let mut ready = Vec::new();
+            self.metrics.record_arrived(arrived.len(), 0);
+            for handed in arrived.drain(..) {
+                let Handed {
+                    claimed,
+                    body,
+                    place,
+                } = handed;
+                match place {
+                    Place::Running(slots) => ready.push((claimed, body, slots)),
+                    Place::Waiting {
+                        _queued,
+                        lease_until,
+                    } => waiting
+                        .entry(claimed.webhook_id.clone())
+                        .or_default()
+                        .push_back(Waiting {
+                            claimed,
+                            body,
+                            _queued,
+                            lease_until,
+                        }),
+                }
+            }
+            if !waiting.is_empty() {
+                let stale = self.start_waiting(&mut waiting, &mut ready);
+                if !stale.is_empty() {
+                    // Due again at once, for a claim (theirs or another node's).
+                    if let Err(error) = self.store.release_claimed(&self.owner, &stale).await {
+                        tracing::error!(error = %error, "giving back waiting deliveries failed; their leases run out");
+                    }
+                    self.forget(&stale);
+                }
+            }
+            if !ready.is_empty() {
+                match self.prepare(ready).await {
                     Ok(jobs) => {
                         for (job, slots) in jobs {
                             spawn(&mut attempts, job, slots);
@@ -427,8 +523,15 @@ impl Dispatcher {
                     continue;
                 }
             }
+            // The first waiting delivery to give back if no slot frees for it before then.
+            let give_back_at = waiting
+                .values()
+                .filter_map(VecDeque::front)
+                .map(|w| w.lease_until - self.start_margin())
+                .min();
             tokio::select! {
                 () = wake.notified() => look = true,
+                () = sleep_until_some(give_back_at) => {}
                 () = self.freed.notified() => look |= blocked,
                 _ = handed.recv_many(&mut arrived, self.capacity.batch) => {}
                 () = tokio::time::sleep_until(look_at), if !look => {}
@@ -458,6 +561,45 @@ impl Dispatcher {
             tracing::error!(error = %error, "releasing leases failed; they return when they expire");
         }
         tracing::info!(released = unfinished.len(), "dispatcher stopped");
+    }
+
+    /// How long before its lease ends an attempt must start at the latest.
+    fn start_margin(&self) -> Duration {
+        self.settings.delivery_timeout + Duration::from_secs(1)
+    }
+
+    /// Starts waiting deliveries, oldest first in each webhook's queue, while slots are free.
+    /// Returns those whose lease could run out during their attempt, to give back instead.
+    fn start_waiting(
+        &self,
+        waiting: &mut HashMap<WebhookId, VecDeque<Waiting>>,
+        ready: &mut Vec<(Claimed, Bytes, Slots)>,
+    ) -> Vec<DeliveryId> {
+        let latest = tokio::time::Instant::now() + self.start_margin();
+        let mut stale = Vec::new();
+        for (webhook, queue) in waiting.iter_mut() {
+            let lane = self.lane(webhook);
+            while let Some(next) = queue.front() {
+                if next.lease_until < latest {
+                    stale.extend(queue.pop_front().map(|w| w.claimed.id));
+                    continue;
+                }
+                let Ok(global) = self.global.clone().try_acquire_owned() else {
+                    break;
+                };
+                let Ok(slot) = lane.slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let Some(next) = queue.pop_front() else { break };
+                let slots = Slots {
+                    _global: global,
+                    _webhook: slot,
+                };
+                ready.push((next.claimed, next.body, slots));
+            }
+        }
+        waiting.retain(|_, queue| !queue.is_empty());
+        stale
     }
 
     /// How long to wait before looking again: until the next delivery is due, at most a second.
@@ -498,6 +640,14 @@ impl Dispatcher {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+}
+
+/// Sleeps until `at`, or forever when there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,14 +1,18 @@
 //! The hand-off from ingest to this process's dispatcher: deliveries written by an ingest
-//! transaction are sent without a claim when a slot is free, wait in the outbox when none is,
+//! transaction are sent without a claim when a slot is free, wait in memory behind their
+//! webhook's attempts when none is, in the outbox when its queue is full or their lease would
+//! run out,
 //! and are claimed by another node when the process dies; webhook changes reach the next
 //! attempt on every node.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use biotz_signature::{SignatureHeader, Tolerance, verify};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::dispatch::{Scene, delivery_of, delivery_when};
 use crate::helpers::TestApp;
@@ -84,26 +88,109 @@ async fn an_ingested_alarm_is_sent_without_a_claim() {
     assert_eq!(leased(&app.address, "claimed").await, 0);
 }
 
+/// Eight replies that wait for the test's go (the webhook's eight slots, its cap, stay taken
+/// until then) and the semaphore that gives it.
+fn held_replies(receiver: &Receiver) -> Arc<Semaphore> {
+    let go = Arc::new(Semaphore::new(0));
+    receiver.reply_next(std::iter::repeat_n(Reply::Held(go.clone()), 8));
+    go
+}
+
 #[tokio::test]
-async fn deliveries_beyond_a_webhooks_slots_wait_in_the_outbox_and_are_claimed() {
+async fn deliveries_beyond_a_webhooks_slots_wait_in_memory_and_need_no_claim() {
     let receiver = Receiver::start().await;
-    // The webhook's eight slots (its cap) stay taken until these answers come, long after the
-    // ten messages below were ingested.
-    receiver.reply_next(std::iter::repeat_n(Reply::Hang(Duration::from_secs(3)), 8));
-    let app = TestApp::spawn_with(|s| s.dispatch.delivery_timeout = Duration::from_secs(10)).await;
+    let go = held_replies(&receiver);
+    let app = TestApp::spawn_with(|s| {
+        s.dispatch.delivery_timeout = Duration::from_secs(20);
+        s.dispatch.lease = Duration::from_secs(60);
+    })
+    .await;
     let scene = Scene::new(&app, &receiver.url).await;
     let api = app.api(&scene.tenant);
     let events = toggle(&app, &scene, 10).await;
+    receiver.wait_for(8, WAIT).await;
+    leased_when(&app.address, "all ten handed over", |handed, _| {
+        handed == 10
+    })
+    .await;
+    assert_eq!(receiver.received().len(), 8, "two wait for a slot");
+    go.add_permits(8);
     receiver.wait_for(10, WAIT).await;
+    for event in &events {
+        let id = delivery_of(&api, event).await;
+        let delivery = delivery_when(&api, &id, "success", |d| d["status"] == "succeeded").await;
+        assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(leased(&app.address, "claimed").await, 0);
+}
+
+#[tokio::test]
+async fn deliveries_beyond_a_webhooks_queue_wait_in_the_outbox_and_are_claimed() {
+    let receiver = Receiver::start().await;
+    let go = held_replies(&receiver);
+    let app = TestApp::spawn_with(|s| {
+        s.dispatch.delivery_timeout = Duration::from_secs(20);
+        s.dispatch.lease = Duration::from_secs(60);
+    })
+    .await;
+    let scene = Scene::new(&app, &receiver.url).await;
+    let api = app.api(&scene.tenant);
+    let queue = biotz::dispatch::Capacity::default().queued_per_webhook;
+    // Eight take the slots, `queue` wait in memory, two are written due.
+    let events = toggle(&app, &scene, 8 + queue + 2).await;
+    leased_when(
+        &app.address,
+        "the slots and the queue taken",
+        |handed, _| handed == 8 + queue as u64,
+    )
+    .await;
+    assert_eq!(
+        leased(&app.address, "claimed").await,
+        0,
+        "the webhook is at its cap"
+    );
+    go.add_permits(8);
+    receiver.wait_for(events.len(), WAIT).await;
     for event in &events {
         let id = delivery_of(&api, event).await;
         delivery_when(&api, &id, "success", |d| d["status"] == "succeeded").await;
     }
-    // The two beyond the cap were written due, not leased, and claimed once slots were free.
     leased_when(&app.address, "the two claimed", |handed, claimed| {
-        handed == 8 && claimed == 2
+        handed == 8 + queue as u64 && claimed == 2
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_waiting_delivery_whose_lease_would_run_out_goes_back_to_the_outbox() {
+    let receiver = Receiver::start().await;
+    let go = held_replies(&receiver);
+    // The eight held attempts time out after 2 s. A delivery waiting behind them must start
+    // 3 s (the timeout and a second) before its 4 s lease ends, so both waiting ones are given
+    // back after about a second, and claimed once the slots free.
+    let app = TestApp::spawn_with(|s| {
+        s.dispatch.delivery_timeout = Duration::from_secs(2);
+        s.dispatch.lease = Duration::from_secs(4);
+    })
+    .await;
+    let scene = Scene::new(&app, &receiver.url).await;
+    let api = app.api(&scene.tenant);
+    let events = toggle(&app, &scene, 10).await;
+    for event in &events[8..] {
+        let id = delivery_of(&api, event).await;
+        let delivery = delivery_when(&api, &id, "success", |d| d["status"] == "succeeded").await;
+        let attempts = delivery["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "sent once: {delivery}");
+    }
+    let sent: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("biotz-iot-event-id").to_owned())
+        .collect();
+    for event in &events[8..] {
+        assert_eq!(sent.iter().filter(|e| *e == event).count(), 1);
+    }
+    go.add_permits(8);
 }
 
 #[tokio::test]

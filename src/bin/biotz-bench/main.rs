@@ -142,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
         global: CONCURRENCY,
         per_webhook: CONCURRENCY / WEBHOOKS * 2,
         batch: 128,
+        ..Capacity::default()
     };
 
     eprintln!(
