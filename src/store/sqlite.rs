@@ -23,7 +23,10 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<Sqlite
         // loss can undo the last transactions.
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(30));
+        .busy_timeout(Duration::from_secs(30))
+        // Checkpoints run in the background (`checkpoints`), not in the commit that happens to
+        // fill the WAL: that commit's fsync of the database file held up every writer behind it.
+        .pragma("wal_autocheckpoint", "0");
     // Each connection is a thread; on SQLite, where writers take turns anyway, a few readers
     // are plenty and more only add thread switches.
     let pool = SqlitePoolOptions::new()
@@ -31,7 +34,35 @@ pub async fn connect(url: &str, options: &StoreOptions) -> anyhow::Result<Sqlite
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await?;
+    tokio::spawn(checkpoints(pool.clone()));
     Ok(pool)
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL back into the database file every `CHECKPOINT_EVERY`, on a connection of its
+/// own, while writers go on appending to the WAL (a passive checkpoint waits for nobody). A
+/// WAL fully copied back is started over by the next writer, so it stays small. Ends when the
+/// pool closes; closing the last connection checkpoints once more.
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(%error, "checkpointing the SQLite WAL failed; trying again shortly");
+        }
+    }
 }
 
 /// The file an `sqlite:` URL names, if it names one (not `:memory:`).
