@@ -2,6 +2,7 @@
 
 mod accounts;
 mod receive;
+mod receive_secret;
 mod verify;
 
 use clap::{Parser, Subcommand};

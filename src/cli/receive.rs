@@ -4,8 +4,9 @@
 //!
 //! It starts without a secret, since the webhook (and so its secret) is made only after biotz
 //! trusts this receiver's certificate: until a secret is given, each POST is printed as
-//! unverified. The secret comes from `--secret`, or from `--secret-file`, read again on every
-//! request so that writing the secret there later takes effect without a restart.
+//! unverified. The secret comes from `--secret`, from `--secret-file`, read again on every
+//! request so that writing the secret there later takes effect without a restart, or from the
+//! API with `--webhook whk_… --api-token …` (see `receive_secret`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,10 +19,11 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use biotz_signature::{Tolerance, verify};
+use biotz_signature::{Tolerance, VerifyError, verify};
 use clap::Args;
 use rand::RngExt;
 
+use super::receive_secret::{Fetched, SecretSource};
 use crate::config::parse_duration;
 use crate::domain::time::{now_ms, rfc3339};
 use crate::receiver::{LocalTls, serve_https};
@@ -36,6 +38,21 @@ pub struct ReceiveArgs {
     /// the webhook exists, and the next request is verified
     #[arg(long, conflicts_with = "secret")]
     pub secret_file: Option<PathBuf>,
+    /// The webhook (whk_…) whose secret to fetch from biotz's API (with --api-token), at start
+    /// and again whenever a signature matches none, so a regenerated secret is picked up
+    #[arg(long, conflicts_with_all = ["secret", "secret_file"], requires = "api_token")]
+    pub webhook: Option<String>,
+    /// An API token of the webhook's organization, for --webhook
+    #[arg(
+        long,
+        env = "BIOTZ_API_TOKEN",
+        hide_env_values = true,
+        requires = "webhook"
+    )]
+    pub api_token: Option<String>,
+    /// Where biotz's API is, for --webhook
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
     /// The address to listen on
     #[arg(long, default_value = "127.0.0.1:9443")]
     pub listen: SocketAddr,
@@ -66,27 +83,6 @@ pub struct ReceiveArgs {
     /// The private key (PEM) of --cert
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
-}
-
-/// Where the secret comes from.
-enum SecretSource {
-    Given(String),
-    File(PathBuf),
-    None,
-}
-
-impl SecretSource {
-    /// The secret now: `None` while there is none yet (no flag, or the file missing or empty).
-    fn current(&self) -> Option<String> {
-        match self {
-            SecretSource::Given(secret) => Some(secret.clone()),
-            SecretSource::File(path) => std::fs::read_to_string(path)
-                .ok()
-                .map(|text| text.trim().to_owned())
-                .filter(|text| !text.is_empty()),
-            SecretSource::None => None,
-        }
-    }
 }
 
 struct Behaviour {
@@ -158,13 +154,26 @@ pub async fn run(
     let secret = match (
         args.secret.filter(|s| !s.trim().is_empty()),
         args.secret_file,
+        args.webhook,
     ) {
-        (Some(secret), _) => SecretSource::Given(secret.trim().to_owned()),
-        (None, Some(path)) => SecretSource::File(path),
-        (None, None) => SecretSource::None,
+        (Some(secret), _, _) => SecretSource::Given(secret.trim().to_owned()),
+        (None, Some(path), _) => SecretSource::File(path),
+        (None, None, Some(webhook)) => SecretSource::Fetched(
+            Fetched::start(
+                &webhook,
+                args.api_token.as_deref().unwrap_or_default(),
+                &args.server,
+            )
+            .await?,
+        ),
+        (None, None, None) => SecretSource::None,
     };
     let waiting_for = match &secret {
         SecretSource::Given(_) => None,
+        SecretSource::Fetched(fetched) => Some(format!(
+            "Verifying with the secret of {} from {}; fetched again when a signature matches none.",
+            fetched.webhook, args.server
+        )),
         SecretSource::File(path) => Some(format!(
             "Verifying with the secret in {} once it is there; until then each request is shown unverified.",
             path.display()
@@ -281,16 +290,23 @@ async fn receive(
     body: Bytes,
 ) -> (StatusCode, String) {
     let signature = header(&headers, biotz_signature::HEADER);
-    // `None`: no secret yet, so the request is neither accepted nor refused on its signature.
-    let verdict = behaviour.secret.current().map(|secret| {
+    let check_with = |secret: &str| {
         verify(
-            &secret,
+            secret,
             signature,
             &body,
             now_ms() / 1000,
             Tolerance::default(),
         )
-    });
+    };
+    // `None`: no secret yet, so the request is neither accepted nor refused on its signature.
+    let secret = behaviour.secret.current().await;
+    let mut verdict = secret.as_deref().map(check_with);
+    if let (Some(Err(VerifyError::NoMatchingSignature)), Some(used)) = (&verdict, &secret)
+        && let Some(fresh) = behaviour.secret.refreshed(used).await
+    {
+        verdict = Some(check_with(&fresh));
+    }
     let event: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let event_type = event
         .as_ref()

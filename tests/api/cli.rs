@@ -425,3 +425,100 @@ async fn receive_starts_without_a_secret_and_verifies_once_the_secret_file_has_i
     );
     receiver.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn receive_fetches_the_webhooks_secret_through_the_api_and_again_after_a_regeneration() {
+    let app = TestApp::spawn().await;
+    let cert = app.temp_file("cert.pem", &TLS.cert_pem);
+    let key = app.temp_file("key.pem", &TLS.key_pem);
+    let tenant = app.tenant("Acme").await;
+    let api = app.api(&tenant);
+    let receive = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_biotz"));
+        command
+            .args([
+                "receive",
+                "--listen",
+                "127.0.0.1:0",
+                "--server",
+                app.address.as_str(),
+            ])
+            .args(args)
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .env_remove("BIOTZ_WEBHOOK_SECRET")
+            .env_remove("BIOTZ_API_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    };
+
+    // The README's order: receive first (no secret), then the webhook pointing at it, then
+    // receive again, given the webhook's id.
+    let mut first = receive(&[]).spawn().unwrap();
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    let listening = line_with(&mut lines, "Listening on https://").await;
+    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+    let webhook = api.create_webhook("Local receiver", &url).await;
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    first.kill().await.unwrap();
+
+    // A wrong token or id is refused at start, naming the flag.
+    let refused = receive(&["--webhook", &id, "--api-token", "biotz_wrong"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("--api-token"),
+        "{stderr}"
+    );
+    let other = app.tenant("Other").await;
+    let refused = receive(&["--webhook", &id, "--api-token", &other.token])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("--webhook"),
+        "{stderr}"
+    );
+
+    let mut receiver = receive(&["--webhook", &id, "--api-token", &tenant.token])
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+    let listening = line_with(&mut lines, "Listening on https://").await;
+    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+    line_with(&mut lines, &format!("Verifying with the secret of {id}")).await;
+    api.patch(&format!("/api/v1/webhooks/{id}"), json!({ "url": url }))
+        .await;
+
+    let test_event = || async {
+        let sent = api
+            .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+            .await;
+        sent.body["event_id"].as_str().unwrap().to_owned()
+    };
+    let event = test_event().await;
+    let line = line_with(&mut lines, &event).await;
+    assert!(line.contains("signature valid → 200"), "{line}");
+
+    // A regenerated secret (no overlap) is fetched on the first mismatch, and that request
+    // verifies with it.
+    let regenerated = api
+        .post(
+            &format!("/api/v1/webhooks/{id}/secret/regenerate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(regenerated.status, reqwest::StatusCode::OK);
+    let event = test_event().await;
+    line_with(&mut lines, "fetched the secret of").await;
+    let line = line_with(&mut lines, &event).await;
+    assert!(line.contains("signature valid → 200"), "{line}");
+    receiver.kill().await.unwrap();
+}
