@@ -82,6 +82,7 @@ ids! {
     DeliveryId = "dlv";
     AttemptId = "att";
     HistoryId = "ahs";
+    RejectedId = "rej";
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub use message::{MESSAGE_ID_PROPERTY, Pipeline, Refused, parse_topic};
 pub use settings::{MqttArgs, MqttSettings};
 
 use crate::domain::time::now_ms;
+use crate::store::Rejection;
 
 /// What the nodes subscribe to: `$share/biotz/` makes the broker give each message to one of them.
 pub const SUBSCRIPTION: &str = "$share/biotz/biotz/devices/+/messages/+";
@@ -216,11 +217,16 @@ async fn handle(pipeline: Arc<Pipeline>, status: Arc<MqttStatus>, publish: Publi
             }
             Err(Refused::Invalid { device, reason }) => {
                 tracing::info!(device_id = ?device, %reason, "an MQTT message was refused");
-                if let Some(device) = device
-                    && let Err(error) = pipeline
-                        .store
-                        .record_device_error(&device, &reason, now_ms())
-                        .await
+                let rejection = device.as_ref().map(|device| Rejection {
+                    device,
+                    transport: "mqtt",
+                    status: None,
+                    reason: &reason,
+                    payload: &publish.payload,
+                    at: now_ms(),
+                });
+                if let Some(rejection) = rejection
+                    && let Err(error) = pipeline.store.record_rejected(&rejection).await
                 {
                     tracing::warn!(%error, "keeping a device's last error failed");
                 }

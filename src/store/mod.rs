@@ -39,6 +39,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use accounts::*;
 pub use alarms::*;
 pub use deliveries::*;
+pub use device_errors::{CausedTransition, REJECTED_KEPT, RejectedMessage, Rejection};
 pub use devices::*;
 pub use dispatch::*;
 pub use events_log::*;

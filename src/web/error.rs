@@ -110,6 +110,32 @@ impl AppError {
         }
     }
 
+    /// The message with every field error or schema violation spelled out, on one line: what
+    /// is kept of a device's rejected message.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Validation(fields) => format!("Some fields are not valid: {fields}."),
+            Self::SchemaViolation(violations) => {
+                let listed: Vec<String> = violations
+                    .iter()
+                    .map(|v| {
+                        let at = if v.pointer.is_empty() {
+                            "(the payload)"
+                        } else {
+                            &v.pointer
+                        };
+                        format!("{at}: {} ({})", v.message, v.rule)
+                    })
+                    .collect();
+                format!(
+                    "The payload does not match the message type's schema: {}.",
+                    listed.join("; ")
+                )
+            }
+            other => other.message(),
+        }
+    }
+
     /// Field → message, for validation errors and conflicts.
     pub fn fields(&self) -> FieldErrors {
         match self {

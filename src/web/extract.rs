@@ -180,45 +180,50 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json")
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::PayloadTooLarge(format!(
-                        "The body is too large: device messages may be at most {} KiB, other \
-                         requests {} KiB.",
-                        crate::alarms::ingest::INGEST_BODY_LIMIT / 1024,
-                        super::API_BODY_LIMIT / 1024
-                    ))
-                } else {
-                    AppError::BadRequest {
-                        code: "invalid_body",
-                        message: format!("The body could not be read: {rejection}."),
-                    }
-                }
-            })?;
-        // A request with no body at all reads as `{}`: actions whose fields are all optional
-        // need none.
-        if bytes.is_empty() {
-            return parse_json(b"{}").map(ApiJson);
-        }
-        if !is_json {
-            return Err(AppError::UnsupportedMediaType(
-                "Send the body as JSON with `Content-Type: application/json`.".into(),
-            ));
-        }
+        let bytes = json_bytes(request, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The body of a request that must be JSON: 413 when over the route's limit, 415 when not sent
+/// as JSON; no body at all reads as `{}` (actions whose fields are all optional need none).
+pub async fn json_bytes(request: Request, state: &AppState) -> Result<Bytes, AppError> {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json")
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge(format!(
+                    "The body is too large: device messages may be at most {} KiB, other \
+                     requests {} KiB.",
+                    crate::alarms::ingest::INGEST_BODY_LIMIT / 1024,
+                    super::API_BODY_LIMIT / 1024
+                ))
+            } else {
+                AppError::BadRequest {
+                    code: "invalid_body",
+                    message: format!("The body could not be read: {rejection}."),
+                }
+            }
+        })?;
+    if bytes.is_empty() {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the body as JSON with `Content-Type: application/json`.".into(),
+        ));
+    }
+    Ok(bytes)
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {

@@ -23,6 +23,7 @@ mod nul_bytes;
 mod openapi;
 mod oversized;
 mod processes;
+mod rejected;
 mod retention;
 mod setup_ui;
 mod sign_in_limits;

@@ -1,6 +1,7 @@
 //! `/api/v1/ingest` (device tokens), `/api/v1/alarms` and `/api/v1/events/{id}`.
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::routing::{get, post};
@@ -12,11 +13,12 @@ use serde::Deserialize;
 
 use crate::alarms::ingest::{self, INGEST_BODY_LIMIT, IngestInput};
 use crate::alarms::lifecycle::{self, FilterInput};
-use crate::domain::{AlarmId, EventId};
-use crate::store::{Alarm, Device, Ingested, Paged, token_hash};
+use crate::domain::time::now_ms;
+use crate::domain::{AlarmId, DeviceId, EventId};
+use crate::store::{Alarm, Device, Ingested, Paged, Rejection, token_hash};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{ApiCaller, ApiJson, PathId};
+use crate::web::extract::{ApiCaller, ApiJson, PathId, json_bytes, parse_json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -64,26 +66,69 @@ impl FromRequestParts<AppState> for DeviceCaller {
 async fn ingest(
     State(state): State<AppState>,
     DeviceCaller(device, hash): DeviceCaller,
-    headers: HeaderMap,
-    ApiJson(mut body): ApiJson<IngestInput>,
+    request: Request,
 ) -> AppResult<(StatusCode, Json<Ingested>)> {
-    body.id = message_id(&headers, body.id)?;
-    let ingested = ingest::ingest(
-        &state.store,
-        &state.schemas,
-        &state.lookups,
-        &state.ingest,
+    let id = device.id.clone();
+    let headers = request.headers().clone();
+    let body = json_bytes(request, &state).await;
+    let payload = body.as_ref().map(Bytes::clone).unwrap_or_default();
+    let result = async {
+        let mut body: IngestInput = parse_json(&body?)?;
+        body.id = message_id(&headers, body.id)?;
+        let ingested = ingest::ingest(
+            &state.store,
+            &state.schemas,
+            &state.lookups,
+            &state.ingest,
+            device,
+            hash,
+            body,
+        )
+        .await?;
+        Ok::<_, AppError>(ingested)
+    }
+    .await;
+    match result {
+        Ok(ingested) => {
+            let status = if ingested.duplicate {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            Ok((status, Json(ingested)))
+        }
+        Err(error) => {
+            keep_rejected(&state, &id, &error, &payload).await;
+            Err(error)
+        }
+    }
+}
+
+/// Keeps a message the device sent that was refused for what it is (not for a server-side
+/// cause), for the device's page.
+async fn keep_rejected(state: &AppState, device: &DeviceId, error: &AppError, payload: &[u8]) {
+    let status = error.status();
+    let refused_for_content = [
+        StatusCode::BAD_REQUEST,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ]
+    .contains(&status);
+    if !refused_for_content {
+        return;
+    }
+    let rejection = Rejection {
         device,
-        hash,
-        body,
-    )
-    .await?;
-    let status = if ingested.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
+        transport: "http",
+        status: Some(status.as_u16()),
+        reason: &error.detail(),
+        payload,
+        at: now_ms(),
     };
-    Ok((status, Json(ingested)))
+    if let Err(error) = state.store.record_rejected(&rejection).await {
+        tracing::warn!(%error, "keeping a device's rejected message failed");
+    }
 }
 
 /// The message id from `Idempotency-Key` or the body's `id`; both may be sent if they agree.

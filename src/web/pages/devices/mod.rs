@@ -17,8 +17,8 @@ use super::filters;
 use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
 use crate::alarms::devices;
 use crate::domain::time::Millis;
-use crate::domain::{DeviceId, DeviceTypeId, FieldErrors};
-use crate::store::Device;
+use crate::domain::{DeviceId, DeviceTypeId, FieldErrors, MessageId};
+use crate::store::{CausedTransition, Device, RejectedMessage};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
@@ -106,6 +106,8 @@ struct MessageView {
     message_type: String,
     received_at: Millis,
     payload: String,
+    /// The alarm transitions the message caused.
+    caused: Vec<CausedTransition>,
 }
 
 #[derive(Template)]
@@ -113,8 +115,8 @@ struct MessageView {
 struct ShowPage {
     layout: Layout,
     device: Device,
-    /// The last message that could not be ingested (over MQTT), and when.
-    last_error: Option<(String, Millis)>,
+    /// The recent messages that were refused, newest first.
+    rejected: Vec<RejectedMessage>,
     messages: Vec<MessageView>,
     pager: Pager,
 }
@@ -133,9 +135,14 @@ async fn show(
             .store
             .recent_messages(user.org(), &id, &page_of)
             .await?;
-        let last_error = state.store.device_last_error(user.org(), &id).await?;
+        let rejected = state.store.rejected_messages(user.org(), &id).await?;
+        let ids: Vec<MessageId> = messages.data.iter().map(|m| m.id.clone()).collect();
+        let mut caused = state
+            .store
+            .transitions_of_messages(user.org(), &ids)
+            .await?;
         Ok(render(&ShowPage {
-            last_error,
+            rejected,
             layout: Layout::new(&user, device.name.clone(), "devices"),
             pager: Pager::new(
                 &format!("/devices/{id}"),
@@ -151,6 +158,13 @@ async fn show(
                     message_type: m.message_type.clone(),
                     received_at: m.received_at,
                     payload: serde_json::to_string_pretty(&m.payload()).unwrap_or_default(),
+                    caused: {
+                        let (of_this, rest) = std::mem::take(&mut caused)
+                            .into_iter()
+                            .partition(|t| t.message_id == m.id);
+                        caused = rest;
+                        of_this
+                    },
                 })
                 .collect(),
         }))
