@@ -158,13 +158,7 @@ async fn show(
                     message_type: m.message_type.clone(),
                     received_at: m.received_at,
                     payload: serde_json::to_string_pretty(&m.payload()).unwrap_or_default(),
-                    caused: {
-                        let (of_this, rest) = std::mem::take(&mut caused)
-                            .into_iter()
-                            .partition(|t| t.message_id == m.id);
-                        caused = rest;
-                        of_this
-                    },
+                    caused: caused.extract_if(.., |t| t.message_id == m.id).collect(),
                 })
                 .collect(),
         }))
