@@ -4,9 +4,9 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-use crate::domain::OrgId;
 use crate::domain::validation::parse_name;
 use crate::domain::{FieldErrors, random};
+use crate::domain::{OrgId, Role};
 use crate::store::{ApiToken, NewUser, Organization, Store, StoreResult, User, token_hash};
 
 pub const PASSWORD_MIN_CHARS: usize = 10;
@@ -122,7 +122,7 @@ pub fn check_account(input: &AccountInput<'_>) -> Result<CheckedAccount, FieldEr
 pub async fn add_user(
     store: &Store,
     account: CheckedAccount,
-    is_admin: bool,
+    role: Role,
 ) -> anyhow::Result<StoreResult<(Organization, User, bool)>> {
     let hash = tokio::task::spawn_blocking(move || hash_password(&account.password)).await??;
     Ok(store
@@ -130,7 +130,7 @@ pub async fn add_user(
             org_name: &account.org_name,
             email: &account.email,
             password_hash: &hash,
-            is_admin,
+            role,
         })
         .await)
 }

@@ -124,7 +124,7 @@ impl DemoReceiver {
                     org_name: ORG,
                     email: EMAIL,
                     password_hash: &hash,
-                    is_admin: true,
+                    role: crate::domain::Role::Admin,
                 };
                 store
                     .create_user(&new)

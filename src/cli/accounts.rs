@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::accounts::{self, AccountInput};
 use crate::config::{DatabaseArgs, DatabaseSettings};
+use crate::domain::Role;
 use crate::startup::open_store;
 use crate::store::StoreError;
 
@@ -19,9 +20,10 @@ pub enum UserCommand {
         /// The organization's name; created if no organization has it yet
         #[arg(long)]
         org: String,
-        /// Make the user an administrator of the organization
-        #[arg(long)]
-        admin: bool,
+        /// The user's role: admin (may change everything) or viewer (may read everything,
+        /// change nothing, reveal no secret)
+        #[arg(long, default_value = "admin", value_parser = Role::parse)]
+        role: Role,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -44,7 +46,7 @@ pub async fn run_user(command: UserCommand) -> anyhow::Result<i32> {
     let UserCommand::Add {
         email,
         org,
-        admin,
+        role,
         database,
     } = command;
     let mut password = String::new();
@@ -61,14 +63,14 @@ pub async fn run_user(command: UserCommand) -> anyhow::Result<i32> {
     })
     .map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let store = open_store(&DatabaseSettings::from_args(&database)?).await?;
-    let result = accounts::add_user(&store, account, admin).await?;
+    let result = accounts::add_user(&store, account, role).await?;
     store.close().await;
     match result {
         Ok((org, user, created)) => {
             let org_note = if created { " (new organization)" } else { "" };
             println!(
-                "created user {} ({}) in organization {} ({}){org_note}",
-                user.email, user.id, org.name, org.id
+                "created user {} ({}, {}) in organization {} ({}){org_note}",
+                user.email, user.id, user.role, org.name, org.id
             );
             Ok(0)
         }

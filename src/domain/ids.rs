@@ -83,6 +83,7 @@ ids! {
     AttemptId = "att";
     HistoryId = "ahs";
     RejectedId = "rej";
+    InvitationId = "inv";
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod event;
 pub mod ids;
 pub mod message_key;
 pub mod random;
+pub mod role;
 pub mod sample;
 pub mod text;
 pub mod time;
@@ -14,4 +15,5 @@ pub mod validation;
 pub mod webhook;
 
 pub use ids::*;
+pub use role::Role;
 pub use validation::FieldErrors;

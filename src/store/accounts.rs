@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{Page, Paged, Store, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
-use crate::domain::{OrgId, TokenId, UserId};
+use crate::domain::{OrgId, Role, TokenId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Organization {
@@ -18,7 +18,8 @@ pub struct User {
     pub id: UserId,
     pub org_id: OrgId,
     pub email: String,
-    pub is_admin: bool,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub created_at: Millis,
 }
 
@@ -28,6 +29,9 @@ pub struct SessionInfo {
     pub user_id: UserId,
     pub org_id: OrgId,
     pub email: String,
+    /// Read with the session on every request, so a changed role applies at once.
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub org_name: String,
     pub csrf_token: String,
     pub expires_at: Millis,
@@ -52,7 +56,7 @@ pub struct NewUser<'a> {
     pub org_name: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
-    pub is_admin: bool,
+    pub role: Role,
 }
 
 const EMAIL_TAKEN: &str = "An account with this email already exists; sign in instead.";
@@ -138,13 +142,13 @@ impl Store {
                     org
                 }
             };
-            let user = User { id: UserId::generate(), org_id: org.id.clone(), email: new.email.to_owned(), is_admin: new.is_admin, created_at: now };
-            sqlx::query("INSERT INTO users (id, org_id, email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            let user = User { id: UserId::generate(), org_id: org.id.clone(), email: new.email.to_owned(), role: new.role, created_at: now };
+            sqlx::query("INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&user.id)
                 .bind(&user.org_id)
                 .bind(&user.email)
                 .bind(new.password_hash)
-                .bind(user.is_admin)
+                .bind(user.role.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await
@@ -191,26 +195,21 @@ impl Store {
 
     /// The user with this (lower-cased) email and their password hash.
     pub async fn credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
-        let row: Option<(UserId, OrgId, String, bool, Millis, String)> = on_db!(self, pool => {
+        #[derive(sqlx::FromRow)]
+        struct Credentials {
+            #[sqlx(flatten)]
+            user: User,
+            password_hash: String,
+        }
+        let row: Option<Credentials> = on_db!(self, pool => {
             sqlx::query_as(
-                "SELECT id, org_id, email, is_admin, created_at, password_hash FROM users WHERE email = $1",
+                "SELECT id, org_id, email, role, created_at, password_hash FROM users WHERE email = $1",
             )
             .bind(email)
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(id, org_id, email, is_admin, created_at, hash)| {
-            (
-                User {
-                    id,
-                    org_id,
-                    email,
-                    is_admin,
-                    created_at,
-                },
-                hash,
-            )
-        }))
+        Ok(row.map(|row| (row.user, row.password_hash)))
     }
 
     /// Sets the password (already hashed) of the user with this email.
@@ -253,7 +252,7 @@ impl Store {
     pub async fn session(&self, session_hash: &str) -> StoreResult<Option<SessionInfo>> {
         let session = on_db!(self, pool => {
             sqlx::query_as(
-                "SELECT s.user_id, s.org_id, u.email, o.name AS org_name, s.csrf_token, s.expires_at
+                "SELECT s.user_id, s.org_id, u.email, u.role, o.name AS org_name, s.csrf_token, s.expires_at
                  FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = s.org_id
                  WHERE s.id = $1 AND s.expires_at > $2",
             )

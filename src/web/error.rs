@@ -25,6 +25,9 @@ pub enum AppError {
     Unauthorized(String),
     #[error("the CSRF token is missing or does not match")]
     Csrf,
+    /// The caller is signed in but their role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{message}")]
     Conflict {
         field: &'static str,
@@ -56,6 +59,16 @@ impl AppError {
         Self::Validation(FieldErrors::one(field, message))
     }
 
+    /// What a viewer is told when they try to change something or see a secret.
+    pub fn viewer_only() -> Self {
+        Self::Forbidden(
+            "Your role in this organization is viewer: you can see every page but change \
+             nothing and reveal no secret. Ask an admin of your organization to do it, or to \
+             make you an admin."
+                .into(),
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -63,6 +76,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -80,6 +94,7 @@ impl AppError {
             Self::Validation(_) => "validation_failed",
             Self::Unauthorized(_) => "unauthorized",
             Self::Csrf => "csrf_failed",
+            Self::Forbidden(_) => "forbidden",
             Self::Conflict { .. } => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",

@@ -12,16 +12,31 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::AppError;
 use super::session::{self, CSRF_FIELD, CSRF_HEADER};
-use crate::domain::OrgId;
 use crate::domain::ids::PrefixedId;
+use crate::domain::{OrgId, Role};
 use crate::store::{Actor, SessionInfo, token_hash};
 
 /// The organization an API request acts for: from `Authorization: Bearer`, or from the session
 /// cookie, in which case a state-changing request must also carry `X-CSRF-Token`.
+///
+/// A viewer's session may only read: any other method is answered 403 here, for every route.
+/// An API token acts as an admin (only admins create them).
 pub struct ApiCaller {
     pub org: OrgId,
     /// The signed-in user, or an API token.
     pub actor: Actor,
+    pub role: Role,
+}
+
+impl ApiCaller {
+    /// For reads that only admins may make, such as revealing a secret.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.role.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::viewer_only())
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -53,6 +68,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             return Ok(Self {
                 org,
                 actor: Actor::ApiToken,
+                role: Role::Admin,
             });
         }
         let jar = CookieJar::from_headers(&parts.headers);
@@ -67,12 +83,16 @@ impl FromRequestParts<AppState> for ApiCaller {
             if !session::csrf_matches(&session, sent) {
                 return Err(AppError::Csrf);
             }
+            if !session.role.is_admin() {
+                return Err(AppError::viewer_only());
+            }
         }
         Ok(Self {
             actor: Actor::User {
                 id: session.user_id.clone(),
                 email: session.email.clone(),
             },
+            role: session.role,
             org: session.org_id,
         })
     }
@@ -92,6 +112,19 @@ pub struct SignedIn {
 impl SignedIn {
     pub fn org(&self) -> &OrgId {
         &self.session.org_id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.session.role.is_admin()
+    }
+
+    /// For pages that only admins may see, such as one revealing a secret.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::viewer_only())
+        }
     }
 }
 
@@ -123,18 +156,54 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// A signed-in admin, for the pages that only lead to a change (New, Edit, Delete and their
+/// confirmations): a viewer is shown the 403 page instead.
+pub struct AdminPage(pub SignedIn);
+
+impl FromRequestParts<AppState> for AdminPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = SignedIn::from_request_parts(parts, state).await?;
+        match user.require_admin() {
+            Ok(()) => Ok(Self(user)),
+            Err(error) => Err(super::pages::error_page(Some(&user), error)),
+        }
+    }
+}
+
 pub fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// A signed-in user's form post whose `_csrf` field matched the session. Every state-changing
-/// page form goes through this extractor.
+/// An admin's form post whose `_csrf` field matched the session. Every state-changing page
+/// form goes through this extractor, except a user's own account forms (`OwnForm`): a viewer
+/// is answered 403 here, whatever the route.
 pub struct CsrfForm<T> {
     pub user: SignedIn,
     pub form: T,
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let OwnForm { user, form } = OwnForm::from_request(request, state).await?;
+        if let Err(error) = user.require_admin() {
+            return Err(super::pages::error_page(Some(&user), error));
+        }
+        Ok(Self { user, form })
+    }
+}
+
+/// A signed-in user's form post about their own account (signing out, changing their
+/// password), open to every role; the `_csrf` field must match the session.
+pub struct OwnForm<T> {
+    pub user: SignedIn,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OwnForm<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {

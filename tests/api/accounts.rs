@@ -383,3 +383,49 @@ async fn user_add_and_token_add_work_for_automation() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no organization is named 'Nobody'"));
 }
+
+#[tokio::test]
+async fn user_add_takes_a_role() {
+    let app = TestApp::spawn().await;
+    app.tenant("Ops Team").await;
+    let add = |role: &str| {
+        let mut command = biotz(&app);
+        command.args([
+            "user",
+            "add",
+            "--email",
+            "watcher@example.com",
+            "--org",
+            "Ops Team",
+            "--role",
+            role,
+        ]);
+        command
+    };
+    let refused = add("owner");
+    let output = tokio::task::spawn_blocking(move || run_with_stdin(refused, PASSWORD))
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--role"), "{stderr}");
+    assert!(stderr.contains("admin or viewer"), "{stderr}");
+
+    let viewer = add("viewer");
+    let output = tokio::task::spawn_blocking(move || run_with_stdin(viewer, PASSWORD))
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(", viewer)"));
+    let browser = app.new_browser();
+    browser.sign_in("watcher@example.com", PASSWORD).await;
+    assert_eq!(browser.get("/webhooks").await.status, StatusCode::OK);
+    assert_eq!(
+        browser.get("/webhooks/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+}

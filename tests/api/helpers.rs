@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use biotz::config::{DatabaseSettings, DispatchSettings, ServeSettings};
 use biotz::crypto::MasterKey;
+use biotz::domain::Role;
 use biotz::startup::Application;
 use biotz::store::{DatabaseUrl, NewUser, Store};
 use reqwest::{Client, Method, StatusCode};
@@ -229,7 +230,7 @@ impl TestApp {
                 org_name: name,
                 email: &email,
                 password_hash: &PASSWORD_HASH,
-                is_admin: true,
+                role: Role::Admin,
             })
             .await
             .unwrap();
@@ -257,8 +258,26 @@ impl TestApp {
 
     /// A browser-like client (cookies kept, redirects not followed) signed in as the tenant.
     pub async fn browser(&self, tenant: &Tenant) -> Browser<'_> {
+        self.browser_for(&tenant.email).await
+    }
+
+    /// Another user of the organization named `org` (password `PASSWORD`), signed in.
+    pub async fn member(&self, org: &str, email: &str, role: Role) -> Browser<'_> {
+        self.store
+            .create_user(&NewUser {
+                org_name: org,
+                email,
+                password_hash: &PASSWORD_HASH,
+                role,
+            })
+            .await
+            .unwrap();
+        self.browser_for(email).await
+    }
+
+    async fn browser_for(&self, email: &str) -> Browser<'_> {
         let browser = self.new_browser();
-        let answer = browser.sign_in(&tenant.email, PASSWORD).await;
+        let answer = browser.sign_in(email, PASSWORD).await;
         assert_eq!(
             answer.status,
             StatusCode::SEE_OTHER,
@@ -577,6 +596,33 @@ pub fn occurrences(html: &str, needle: &str) -> usize {
 }
 
 impl Browser<'_> {
+    /// A JSON API call with this browser's session, sending the page's CSRF token as
+    /// `X-CSRF-Token` as the UI's script does.
+    pub async fn api_call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let page = self.get("/overview").await;
+        let csrf = page
+            .html
+            .split("name=\"csrf-token\" content=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a signed-in page carries its CSRF token")
+            .to_owned();
+        let mut request = self
+            .client
+            .request(method, self.app.url(path))
+            .header("X-CSRF-Token", csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// Posts `fields` to `action` with the CSRF token of the signed-in session, which every
     /// page of it carries.
     pub async fn post_with_csrf(&self, action: &str, fields: &[(&str, &str)]) -> Page {

@@ -34,5 +34,6 @@ mod lists;
 mod live;
 mod overview;
 mod pages;
+mod team;
 mod triggers;
 mod webhooks;

@@ -122,7 +122,7 @@ pub async fn tenant(store: &Store) -> anyhow::Result<OrgId> {
             org_name: "Bench",
             email: "bench@example.com",
             password_hash: "-",
-            is_admin: true,
+            role: biotz::domain::Role::Admin,
         })
         .await?;
     Ok(org.id)

@@ -178,6 +178,7 @@ async fn secret(
     caller: ApiCaller,
     PathId(id): PathId<WebhookId>,
 ) -> AppResult<Json<Value>> {
+    caller.require_admin()?;
     let secrets = state.store.webhook_secrets(&caller.org, &id).await?;
     Ok(Json(secrets_body(&secrets)))
 }

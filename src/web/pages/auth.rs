@@ -16,7 +16,7 @@ use crate::domain::FieldErrors;
 use crate::store::{NewUser, token_hash};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::{CsrfForm, NoFields, form_field, parse_form};
+use crate::web::extract::{NoFields, OwnForm, form_field, parse_form};
 use crate::web::rate_limit::{self, ClientAddress};
 use crate::web::session;
 
@@ -157,9 +157,8 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
-    form: CsrfForm<NoFields>,
+    _form: OwnForm<NoFields>,
 ) -> Response {
-    let _ = form;
     match session::end(&state, jar).await {
         Ok(jar) => redirect_with_flash(&state, jar, "/login", "You are signed out."),
         Err(error) => super::error_page(None, error),
@@ -268,7 +267,7 @@ async fn setup(
         org_name: &account.org_name,
         email: &account.email,
         password_hash: &hash,
-        is_admin: true,
+        role: crate::domain::Role::Admin,
     };
     match state.store.complete_setup(&token_hash(&token), &new).await {
         Ok(Some((_, user))) => match session::start(&state, jar, &user).await {

@@ -12,6 +12,7 @@ mod events_log;
 mod overview;
 mod settings;
 mod sparkline;
+mod team;
 pub(crate) mod tokens;
 mod triggers;
 mod webhook_confirm;
@@ -28,6 +29,7 @@ use super::AppState;
 use super::error::AppError;
 use super::extract::SignedIn;
 use super::session;
+use crate::domain::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(alarm::router())
         .merge(events_log::router())
+        .merge(team::router())
 }
 
 pub fn asset(name: &str) -> String {
@@ -85,7 +88,13 @@ const SECTIONS: &[(&str, &[NavItem])] = &[
             item("deliveries", "Deliveries", "/deliveries"),
         ],
     ),
-    ("Organization", &[item("settings", "Settings", "/settings")]),
+    (
+        "Organization",
+        &[
+            item("settings", "Settings", "/settings"),
+            item("users", "Users", "/settings/users"),
+        ],
+    ),
 ];
 
 /// What the shared layout (`base.html`) needs on every signed-in page.
@@ -96,6 +105,8 @@ pub struct Layout {
     pub org: String,
     pub csrf: String,
     pub flash: Option<String>,
+    /// The user's role: viewers are shown no buttons that change anything.
+    pub role: Role,
 }
 
 impl Layout {
@@ -107,7 +118,13 @@ impl Layout {
             org: user.session.org_name.clone(),
             csrf: user.session.csrf_token.clone(),
             flash: user.flash.clone(),
+            role: user.session.role,
         }
+    }
+
+    /// Whether the page shows the forms and buttons that change things.
+    pub fn admin(&self) -> bool {
+        self.role.is_admin()
     }
 
     pub fn sections(&self) -> &'static [(&'static str, &'static [NavItem])] {

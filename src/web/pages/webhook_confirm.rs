@@ -14,7 +14,7 @@ use crate::domain::webhook::parse_overlap_secs;
 use crate::store::Webhook;
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::{CsrfForm, PathId, SignedIn};
+use crate::web::extract::{AdminPage, CsrfForm, PathId};
 
 #[derive(Template)]
 #[template(path = "webhooks/confirm.html")]
@@ -31,7 +31,7 @@ struct ConfirmPage {
 /// Disable: what it does, and the button that does it.
 pub async fn disable(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<WebhookId>, AppError>,
 ) -> Response {
     let result = async {

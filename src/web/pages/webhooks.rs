@@ -21,7 +21,7 @@ use crate::store::ui_stats;
 use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
+use crate::web::extract::{AdminPage, CsrfForm, NoFields, PathId, SignedIn, urlencode};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -226,7 +226,7 @@ impl FormPage {
     }
 }
 
-async fn new(user: SignedIn) -> Response {
+async fn new(AdminPage(user): AdminPage) -> Response {
     render(&FormPage::new_webhook(
         &user,
         String::new(),
@@ -297,8 +297,12 @@ async fn show(
     let result = async {
         let PathId(id) = id?;
         let webhook = state.store.webhook(user.org(), &id).await?;
-        let secrets = state.store.webhook_secrets(user.org(), &id).await?;
         let created = query.created.is_some();
+        let reveal = created || query.reveal.is_some();
+        if reveal {
+            user.require_admin()?;
+        }
+        let secrets = state.store.webhook_secrets(user.org(), &id).await?;
         let filter = DeliveryFilter {
             webhook: Some(id.clone()),
             ..DeliveryFilter::default()
@@ -319,13 +323,13 @@ async fn show(
         let sparkline = Sparkline::new(ui_stats::first_day(now, sparkline::DAYS), days);
         let current_secret = secrets
             .iter()
-            .find(|s| s.expires_at.is_none())
+            .find(|s| reveal && s.expires_at.is_none())
             .map(|s| s.secret.expose().to_owned())
             .unwrap_or_default();
         Ok(render(&ShowPage {
             layout: Layout::new(&user, webhook.name.clone(), "webhooks"),
             created,
-            reveal: created || query.reveal.is_some(),
+            reveal,
             current_secret,
             previous: secrets.iter().filter_map(|s| s.expires_at).collect(),
             sparkline,
@@ -342,7 +346,7 @@ async fn show(
 
 async fn edit(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<WebhookId>, AppError>,
 ) -> Response {
     let result = async {
@@ -461,7 +465,7 @@ struct DeletePage {
 
 async fn confirm_delete(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<WebhookId>, AppError>,
 ) -> Response {
     let result = async {

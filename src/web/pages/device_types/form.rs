@@ -13,7 +13,7 @@ use crate::alarms::setup;
 use crate::domain::{DeviceTypeId, FieldErrors};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::{CsrfForm, PathId, SignedIn};
+use crate::web::extract::{AdminPage, CsrfForm, PathId, SignedIn};
 use crate::web::pages::{Layout, error_page, page, redirect_with_flash, render, render_with};
 
 #[derive(Template)]
@@ -81,7 +81,7 @@ impl FormPage {
     }
 }
 
-pub async fn new(user: SignedIn) -> Response {
+pub async fn new(AdminPage(user): AdminPage) -> Response {
     render(&FormPage::build(
         &user,
         &Target::New,
@@ -94,7 +94,7 @@ pub async fn new(user: SignedIn) -> Response {
 
 pub async fn edit(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<DeviceTypeId>, AppError>,
 ) -> Response {
     let result = async {

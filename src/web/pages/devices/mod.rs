@@ -21,7 +21,7 @@ use crate::domain::{DeviceId, DeviceTypeId, FieldErrors, MessageId};
 use crate::store::{CausedTransition, Device, RejectedMessage};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn, urlencode};
+use crate::web::extract::{AdminPage, CsrfForm, NoFields, PathId, SignedIn, urlencode};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -178,7 +178,7 @@ struct EditPage {
 
 async fn edit(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<DeviceId>, AppError>,
 ) -> Response {
     let result = async {
@@ -244,7 +244,7 @@ struct DeletePage {
 
 async fn confirm_delete(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<DeviceId>, AppError>,
 ) -> Response {
     let result = async {

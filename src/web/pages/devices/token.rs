@@ -15,7 +15,7 @@ use crate::domain::{DeviceId, FieldErrors};
 use crate::store::{Device, DeviceType, ShownOnce};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
+use crate::web::extract::{AdminPage, CsrfForm, NoFields, PathId, SignedIn};
 use crate::web::pages::device_types::{Choice, all_device_types};
 use crate::web::pages::tokens::API_TOKEN;
 use crate::web::pages::{Layout, page, render, render_with};
@@ -64,7 +64,7 @@ pub struct NewQuery {
 
 pub async fn new(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     Query(query): Query<NewQuery>,
 ) -> Response {
     let chosen = query.device_type_id.unwrap_or_default();

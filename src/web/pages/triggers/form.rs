@@ -15,7 +15,7 @@ use crate::domain::{DeviceTypeId, FieldErrors, TriggerId};
 use crate::store::{DeviceType, Trigger};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfForm, PathId, SignedIn};
+use crate::web::extract::{AdminPage, CsrfForm, PathId, SignedIn};
 use crate::web::pages::device_types::Choice;
 use crate::web::pages::{Layout, page, redirect_with_flash, render, render_with};
 
@@ -144,7 +144,7 @@ impl FormPage {
 
 pub async fn new(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<DeviceTypeId>, AppError>,
 ) -> Response {
     let result = async {
@@ -165,7 +165,7 @@ pub async fn new(
 
 pub async fn edit(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<TriggerId>, AppError>,
 ) -> Response {
     let result = async {

@@ -19,7 +19,7 @@ use crate::domain::{DeviceTypeId, TriggerId};
 use crate::store::{DeviceType, Trigger};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfForm, NoFields, PathId, SignedIn};
+use crate::web::extract::{AdminPage, CsrfForm, NoFields, PathId, SignedIn};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -162,7 +162,7 @@ struct DeletePage {
 
 async fn confirm_delete(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<TriggerId>, AppError>,
 ) -> Response {
     let result = async {

@@ -15,7 +15,7 @@ use crate::domain::{FieldErrors, OrgId, TriggerId, WebhookId};
 use crate::store::{Page, Store, StoreError, Trigger, WebhookRef};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
-use crate::web::extract::{CsrfForm, PathId, SignedIn};
+use crate::web::extract::{AdminPage, CsrfForm, PathId, SignedIn};
 use crate::web::pages::device_types::count;
 use crate::web::pages::{Layout, page, redirect_with_flash, render_with};
 
@@ -135,7 +135,7 @@ async fn editor(
 
 pub async fn edit(
     State(state): State<AppState>,
-    user: SignedIn,
+    AdminPage(user): AdminPage,
     id: Result<PathId<TriggerId>, AppError>,
 ) -> Response {
     let result = async {
