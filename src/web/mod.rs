@@ -17,9 +17,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use rate_limit::SignInLimiter;
@@ -61,7 +64,7 @@ pub struct WebSettings {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .merge(health::router())
         .merge(assets::router())
         .nest("/api/v1", api::router())
@@ -69,17 +72,49 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .layer(middleware::from_fn(availability::answer_in_time))
         .layer(middleware::from_fn(nul::refuse_in_query))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(clear_shown_flash))
+        // Nothing but static assets (which say how long they keep) is cached: pages can show
+        // secrets.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            name.clone(),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
+        // Pages, lists and assets, not the small answers of ingest and actions, nor the live
+        // pages' event streams (the default predicate leaves those alone).
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE))),
+        )
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn(drain::drain_unread_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Headers for every response: no sniffing, no framing, no inline script, and nothing but static
-/// assets cached (pages can show secrets). Also clears a flash message once a page has shown it.
-async fn security_headers(request: Request, next: Next) -> Response {
-    let is_asset = request.uri().path().starts_with("/static/");
+/// Responses smaller than this are sent as they are: compressing them costs more than it saves.
+const COMPRESS_ABOVE: u16 = 1024;
+
+/// On every response: no sniffing, no framing, no inline script, no referrer beyond the site.
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+         frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+];
+
+/// Clears a flash message once a page has shown it.
+async fn clear_shown_flash(request: Request, next: Next) -> Response {
     let had_flash = request
         .headers()
         .get_all(header::COOKIE)
@@ -87,26 +122,6 @@ async fn security_headers(request: Request, next: Next) -> Response {
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains(session::FLASH_COOKIE));
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    );
-    if !is_asset {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
     let is_page = response.status() == StatusCode::OK
         && response
             .headers()

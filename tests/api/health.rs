@@ -81,3 +81,82 @@ async fn a_postgresql_server_on_this_machine_is_reached_through_its_unix_socket(
     };
     assert_eq!(transport, expected, "{url}");
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_large_ones_are_compressed() {
+    use std::io::Read;
+
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let login = client.get(app.url("/login")).send().await.unwrap();
+    let api = client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    for response in [&login, &api] {
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "same-origin");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    let page = login.text().await.unwrap();
+    let stylesheet = page
+        .split("href=\"")
+        .find(|part| part.starts_with("/static/") && part.contains(".css"))
+        .and_then(|part| part.split('"').next())
+        .expect("the page links its stylesheet")
+        .to_owned();
+    let asset = client.get(app.url(&stylesheet)).send().await.unwrap();
+    assert_ne!(
+        asset.headers()["cache-control"],
+        "no-store",
+        "assets keep their own caching"
+    );
+    assert_eq!(asset.headers()["x-content-type-options"], "nosniff");
+
+    let plain = client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let gzipped = client
+        .get(app.url("/api/v1/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let compressed = gzipped.bytes().await.unwrap();
+    assert!(
+        compressed.len() * 4 < plain.len(),
+        "{} of {}",
+        compressed.len(),
+        plain.len()
+    );
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, plain);
+
+    let small = client
+        .get(app.url("/healthz"))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        small.headers().get("content-encoding").is_none(),
+        "a small answer is sent as it is"
+    );
+}
