@@ -8,6 +8,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+pub mod standard;
+
 /// The name of the header that carries the signature.
 pub const HEADER: &str = "Biotz-IoT-Signature";
 
@@ -146,6 +148,9 @@ pub enum VerifyError {
     },
     /// No `v1` matches the body under this secret.
     NoMatchingSignature,
+    /// The secret does not decode as the Standard Webhooks scheme requires (standard base64
+    /// after `whsec_`).
+    InvalidSecret,
 }
 
 impl VerifyError {
@@ -158,6 +163,7 @@ impl VerifyError {
             VerifyError::NoSignature => "no_signature",
             VerifyError::TimestampOutsideTolerance { .. } => "timestamp_outside_tolerance",
             VerifyError::NoMatchingSignature => "no_matching_signature",
+            VerifyError::InvalidSecret => "invalid_secret",
         }
     }
 }
@@ -185,6 +191,10 @@ impl fmt::Display for VerifyError {
             VerifyError::NoMatchingSignature => f.write_str(
                 "no matching signature: no v1 matches this body under this secret \
                  (check the secret, and verify the raw body bytes, not re-serialised JSON)",
+            ),
+            VerifyError::InvalidSecret => f.write_str(
+                "invalid secret: under the standard scheme the secret is whsec_ followed by \
+                 standard base64",
             ),
         }
     }

@@ -4,12 +4,13 @@ use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use serde::Serialize;
 
 use super::guard::{AddressGuard, BlockedAddress};
 use super::retry::parse_retry_after;
 use crate::domain::time::{Millis, duration_ms, now_ms};
+use crate::domain::webhook::Signing;
 
 /// The first bytes of a response body kept in the attempt log.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
@@ -20,6 +21,7 @@ pub struct Outgoing<'a> {
     pub body: Bytes,
     /// The current secret first, then older ones inside their rotation overlap.
     pub secrets: &'a [String],
+    pub signing: Signing,
     pub event_id: &'a str,
     pub delivery_id: &'a str,
     pub attempt: i64,
@@ -95,16 +97,17 @@ pub async fn send(
     let started_at = now_ms();
     let clock = Instant::now();
     let t = started_at / 1000;
-    let signature = biotz_signature::sign_header(outgoing.secrets, t, &outgoing.body);
-    let attempt_number = outgoing.attempt.to_string();
-    let request_headers = header_lines([
-        ("Content-Type", "application/json"),
-        ("User-Agent", super::client::USER_AGENT),
-        (biotz_signature::HEADER, signature.as_str()),
-        ("Biotz-IoT-Event-Id", outgoing.event_id),
-        ("Biotz-IoT-Delivery-Id", outgoing.delivery_id),
-        ("Biotz-IoT-Delivery-Attempt", attempt_number.as_str()),
+    let mut sent: Vec<(&str, String)> = vec![("Content-Type", "application/json".into())];
+    sent.extend(signature_headers(outgoing, t));
+    sent.extend([
+        ("Biotz-IoT-Event-Id", outgoing.event_id.to_owned()),
+        ("Biotz-IoT-Delivery-Id", outgoing.delivery_id.to_owned()),
+        ("Biotz-IoT-Delivery-Attempt", outgoing.attempt.to_string()),
     ]);
+    let request_headers = header_lines(
+        std::iter::once(("User-Agent", super::client::USER_AGENT))
+            .chain(sent.iter().map(|(name, value)| (*name, value.as_str()))),
+    );
     let finish = |status: Option<u16>,
                   body: Option<Vec<u8>>,
                   kind: Option<ErrorKind>,
@@ -139,14 +142,11 @@ pub async fn send(
             None,
         );
     }
-    let request = client
-        .post(outgoing.url)
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(biotz_signature::HEADER, signature)
-        .header("Biotz-IoT-Event-Id", outgoing.event_id)
-        .header("Biotz-IoT-Delivery-Id", outgoing.delivery_id)
-        .header("Biotz-IoT-Delivery-Attempt", outgoing.attempt.to_string())
-        .body(outgoing.body.clone());
+    // The User-Agent comes from the client.
+    let mut request = client.post(outgoing.url).body(outgoing.body.clone());
+    for (name, value) in &sent {
+        request = request.header(*name, value.as_str());
+    }
     let mut response = match request.send().await {
         Ok(response) => response,
         Err(error) => {
@@ -221,6 +221,29 @@ pub async fn send(
 }
 
 /// Headers as `name: value` lines, as a log shows them.
+/// The headers that sign this attempt under the webhook's scheme, signed afresh at `t`.
+fn signature_headers(outgoing: &Outgoing<'_>, t: i64) -> Vec<(&'static str, String)> {
+    match outgoing.signing {
+        Signing::Biotz => vec![(
+            biotz_signature::HEADER,
+            biotz_signature::sign_header(outgoing.secrets, t, &outgoing.body),
+        )],
+        Signing::Standard => {
+            use biotz_signature::standard;
+            // A standard webhook's current secret always decodes (switching to the scheme
+            // requires it); older ones that do not are left out.
+            let signature =
+                standard::sign_header(outgoing.secrets, outgoing.event_id, t, &outgoing.body)
+                    .unwrap_or_default();
+            vec![
+                (standard::ID_HEADER, outgoing.event_id.to_owned()),
+                (standard::TIMESTAMP_HEADER, t.to_string()),
+                (standard::SIGNATURE_HEADER, signature),
+            ]
+        }
+    }
+}
+
 fn header_lines<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let lines: Vec<String> = headers
         .into_iter()

@@ -114,6 +114,7 @@ struct Job {
     url: String,
     body: Bytes,
     secrets: Arc<Vec<String>>,
+    signing: crate::domain::webhook::Signing,
 }
 
 pub struct Dispatcher {
@@ -286,6 +287,7 @@ impl Dispatcher {
                         url: target.url.clone(),
                         body,
                         secrets: secrets[&claimed.webhook_id].clone(),
+                        signing: target.signing,
                         claimed,
                     };
                     jobs.push((job, slots));
@@ -330,6 +332,7 @@ impl Dispatcher {
             url: &job.url,
             body: job.body.clone(),
             secrets: &job.secrets,
+            signing: job.signing,
             event_id: job.claimed.event_id.as_str(),
             delivery_id: job.claimed.id.as_str(),
             attempt: number,

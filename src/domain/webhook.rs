@@ -93,14 +93,74 @@ impl fmt::Display for CallbackUrl {
     }
 }
 
-/// A signing secret as shown to the user (`whsec_` + 256 random bits in URL-safe base64).
-/// Its `Debug` never shows the value.
+/// How a webhook's requests are signed (SPEC §2a).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signing {
+    /// `Biotz-IoT-Signature: t=…,v1=<hex>`.
+    Biotz,
+    /// The Standard Webhooks v1 headers `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    Standard,
+}
+
+impl Signing {
+    pub const ALL: [Signing; 2] = [Signing::Biotz, Signing::Standard];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signing::Biotz => "biotz",
+            Signing::Standard => "standard",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Signing::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text.trim())
+            .ok_or_else(|| format!("Choose the signing scheme biotz or standard (got '{text}')."))
+    }
+
+    /// Whether `secret` can sign under this scheme: any can under `biotz`; under `standard`
+    /// only one whose part after `whsec_` is standard base64.
+    pub fn accepts_secret(self, secret: &WebhookSecret) -> bool {
+        match self {
+            Signing::Biotz => true,
+            Signing::Standard => biotz_signature::standard::is_valid_secret(secret.expose()),
+        }
+    }
+}
+
+impl fmt::Display for Signing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Read from the `signing` column, which a CHECK constraint keeps to the two names.
+impl TryFrom<String> for Signing {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Signing::parse(&text)
+    }
+}
+
+/// Why a webhook whose secret predates the standard scheme cannot switch to it yet.
+pub const SECRET_NOT_STANDARD: &str = "This webhook's secret was made before the standard scheme \
+    existed and is not standard base64, which Standard Webhooks libraries need: regenerate the \
+    secret, then choose standard.";
+
+/// A signing secret as shown to the user: `whsec_` + 256 random bits in standard base64, as
+/// the Standard Webhooks scheme reads it (secrets made before were URL-safe base64; they still
+/// sign under `biotz`). Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSecret(String);
 
 impl WebhookSecret {
     pub fn generate() -> Self {
-        Self(format!("{SECRET_PREFIX}{}", random::token()))
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD.encode(random::bytes::<32>());
+        Self(format!("{SECRET_PREFIX}{key}"))
     }
 
     /// A secret read back from storage after decryption.
@@ -130,13 +190,22 @@ pub fn parse_overlap_secs(seconds: i64) -> Result<i64, String> {
     }
 }
 
-/// A new webhook's fields, checked together so that every problem is reported at once.
-pub fn check_new(name: &str, url: &str) -> Result<(WebhookName, CallbackUrl), FieldErrors> {
+/// A webhook's fields, checked together so that every problem is reported at once; no
+/// signing scheme means the default, `biotz`.
+pub fn check_fields(
+    name: &str,
+    url: &str,
+    signing: Option<&str>,
+) -> Result<(WebhookName, CallbackUrl, Signing), FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = errors.check("name", WebhookName::parse(name));
     let url = errors.check("url", CallbackUrl::parse(url));
-    match (name, url) {
-        (Some(name), Some(url)) if errors.is_empty() => Ok((name, url)),
+    let signing = errors.check(
+        "signing",
+        signing.map_or(Ok(Signing::Biotz), Signing::parse),
+    );
+    match (name, url, signing) {
+        (Some(name), Some(url), Some(signing)) if errors.is_empty() => Ok((name, url, signing)),
         _ => Err(errors),
     }
 }
@@ -191,8 +260,27 @@ mod tests {
         let b = WebhookSecret::generate();
         assert_ne!(a, b);
         assert!(a.expose().starts_with("whsec_"));
-        assert_eq!(a.expose().len(), 6 + 43);
+        assert_eq!(a.expose().len(), 6 + 44);
         assert_eq!(format!("{a:?}"), "WebhookSecret(redacted)");
+        assert!(
+            Signing::Standard.accepts_secret(&a),
+            "new secrets decode as standard base64"
+        );
+        let older =
+            WebhookSecret::from_stored("whsec_2AcXk3y7Fq0o9GdQmR5tLw8ZbN1vJhPe4s-iYxKcT6E".into());
+        assert!(!Signing::Standard.accepts_secret(&older));
+        assert!(Signing::Biotz.accepts_secret(&older));
+    }
+
+    #[test]
+    fn signing_schemes_parse_by_name() {
+        assert_eq!(Signing::parse("standard"), Ok(Signing::Standard));
+        assert_eq!(Signing::parse(" biotz "), Ok(Signing::Biotz));
+        assert!(
+            Signing::parse("svix")
+                .unwrap_err()
+                .contains("biotz or standard")
+        );
     }
 
     #[test]

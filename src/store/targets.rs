@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::{Store, StoreResult, on_db, placeholders};
 use crate::domain::WebhookId;
 use crate::domain::time::{Millis, now_ms};
+use crate::domain::webhook::Signing;
 
 /// How long a loaded target is used without asking the database again.
 pub const TARGET_TTL: Duration = Duration::from_secs(1);
@@ -27,6 +28,7 @@ pub const TARGETS_CHANNEL: &str = "biotz_webhooks";
 pub struct Target {
     pub url: String,
     pub enabled: bool,
+    pub signing: Signing,
     /// The current secret first, then older ones inside their overlap, each with the end of
     /// its overlap.
     secrets: Vec<(String, Option<Millis>)>,
@@ -130,9 +132,10 @@ impl Store {
         webhooks: &[WebhookId],
     ) -> StoreResult<HashMap<WebhookId, Target>> {
         let now = now_ms();
+        type TargetRow = (WebhookId, String, bool, String);
         type SealedSecret = (WebhookId, String, Vec<u8>, Option<Millis>);
-        let (rows, secrets): (Vec<(WebhookId, String, bool)>, Vec<SealedSecret>) = on_db!(self, pool => {
-            let sql = format!("SELECT id, url, enabled FROM webhooks WHERE id IN ({})", placeholders(1, webhooks.len()));
+        let (rows, secrets): (Vec<TargetRow>, Vec<SealedSecret>) = on_db!(self, pool => {
+            let sql = format!("SELECT id, url, enabled, signing FROM webhooks WHERE id IN ({})", placeholders(1, webhooks.len()));
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for id in webhooks {
                 query = query.bind(id);
@@ -152,10 +155,12 @@ impl Store {
         });
         let mut targets: HashMap<WebhookId, Target> = rows
             .into_iter()
-            .map(|(id, url, enabled)| {
+            .map(|(id, url, enabled, signing)| {
                 let target = Target {
                     url,
                     enabled,
+                    // The column's CHECK keeps it to the two names.
+                    signing: Signing::parse(&signing).unwrap_or(Signing::Biotz),
                     secrets: Vec::new(),
                 };
                 (id, target)

@@ -4,7 +4,9 @@ use serde::Serialize;
 
 use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
-use crate::domain::webhook::{CallbackUrl, WebhookName, WebhookSecret};
+use crate::domain::webhook::{
+    CallbackUrl, SECRET_NOT_STANDARD, Signing, WebhookName, WebhookSecret,
+};
 use crate::domain::{OrgId, SecretId, WebhookId};
 
 const NAME_TAKEN: &str = "A webhook with this name already exists; choose another name.";
@@ -17,6 +19,8 @@ pub struct Webhook {
     pub name: String,
     pub url: String,
     pub enabled: bool,
+    #[sqlx(try_from = "String")]
+    pub signing: Signing,
     pub disabled_reason: Option<String>,
     #[serde(serialize_with = "as_rfc3339::option::serialize")]
     pub disabled_at: Option<Millis>,
@@ -28,8 +32,8 @@ pub struct Webhook {
     pub updated_at: Millis,
 }
 
-const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, disabled_reason, disabled_at, \
-                               failing_since, created_at, updated_at";
+const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, signing, disabled_reason, \
+                               disabled_at, failing_since, created_at, updated_at";
 
 /// A signing secret with its lifetime: the current one has no expiry.
 #[derive(Debug, Clone)]
@@ -46,6 +50,7 @@ pub struct WebhookChanges {
     pub name: Option<WebhookName>,
     pub url: Option<CallbackUrl>,
     pub enabled: Option<bool>,
+    pub signing: Option<Signing>,
 }
 
 /// Why a webhook was disabled, as shown to its users.
@@ -65,12 +70,24 @@ fn contains_pattern(part: &str) -> String {
 }
 
 impl Store {
-    /// Creates a webhook with a freshly generated secret.
+    /// Creates a webhook signed the default way, with a freshly generated secret.
     pub async fn create_webhook(
         &self,
         org: &OrgId,
         name: &WebhookName,
         url: &CallbackUrl,
+    ) -> StoreResult<(Webhook, WebhookSecret)> {
+        self.create_webhook_signed(org, name, url, Signing::Biotz)
+            .await
+    }
+
+    /// Creates a webhook with a freshly generated secret (which every scheme accepts).
+    pub async fn create_webhook_signed(
+        &self,
+        org: &OrgId,
+        name: &WebhookName,
+        url: &CallbackUrl,
+        signing: Signing,
     ) -> StoreResult<(Webhook, WebhookSecret)> {
         let now = now_ms();
         let webhook = Webhook {
@@ -79,6 +96,7 @@ impl Store {
             name: name.as_str().to_owned(),
             url: url.as_str().to_owned(),
             enabled: true,
+            signing,
             disabled_reason: None,
             disabled_at: None,
             failing_since: None,
@@ -93,8 +111,8 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6)",
+                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, signing, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $7, $6, $6)",
             )
             .bind(&webhook.id)
             .bind(org)
@@ -102,6 +120,7 @@ impl Store {
             .bind(name.key())
             .bind(&webhook.url)
             .bind(now)
+            .bind(signing.as_str())
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?;
@@ -165,6 +184,16 @@ impl Store {
         changes: &WebhookChanges,
     ) -> StoreResult<Webhook> {
         let now = now_ms();
+        if let Some(signing) = changes.signing {
+            let secrets = self.webhook_secrets(org, id).await?;
+            let current = secrets.iter().find(|s| s.expires_at.is_none());
+            if current.is_some_and(|s| !signing.accepts_secret(&s.secret)) {
+                return Err(StoreError::Conflict {
+                    field: "signing",
+                    message: SECRET_NOT_STANDARD.into(),
+                });
+            }
+        }
         let name_key = changes.name.as_ref().map(WebhookName::key);
         // Enabling clears why it was disabled and the failure streak; disabling records that a
         // user did it. Leaving `enabled` out leaves all three as they are.
@@ -184,6 +213,7 @@ impl Store {
                     failing_since = CASE WHEN $6 IS NULL OR $6 = enabled OR NOT $6 THEN failing_since
                                          ELSE NULL END,
                     enabled = COALESCE($6, enabled),
+                    signing = COALESCE($9, signing),
                     updated_at = $8
                  WHERE org_id = $1 AND id = $2",
             )
@@ -195,6 +225,7 @@ impl Store {
             .bind(changes.enabled)
             .bind(DISABLED_BY_USER)
             .bind(now)
+            .bind(changes.signing.map(Signing::as_str))
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?

@@ -27,6 +27,7 @@ mod rejected;
 mod retention;
 mod setup_ui;
 mod sign_in_limits;
+mod standard_signing;
 mod team;
 mod tenancy;
 mod test_fire;

@@ -160,3 +160,46 @@ async fn an_http_callback_url_is_refused_beside_the_field() {
     browser.goto("/webhooks").await;
     browser.wait_for_text(".empty", "No webhooks yet").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signing_scheme_is_chosen_in_the_form_and_shown_on_the_page() {
+    let Some(scene) = Scene::signed_in("signing_scheme").await else {
+        return;
+    };
+    let browser = &scene.browser;
+    browser
+        .step("New Webhook with the Standard Webhooks scheme")
+        .await;
+    browser.goto("/webhooks/new").await;
+    browser.fill("#name", "Standard receiver").await;
+    browser.fill("#url", "https://example.com/standard").await;
+    browser
+        .choose(
+            "#signing",
+            "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
+        )
+        .await;
+    browser.press("Save").await;
+    browser.wait_for_text("h1", "Standard receiver").await;
+    browser
+        .wait_for_text(".facts", "Standard Webhooks: webhook-id")
+        .await;
+    browser
+        .wait_for_text(".alert", "webhook-signature header")
+        .await;
+
+    browser
+        .step("Edit shows the scheme chosen, and changes it back")
+        .await;
+    browser.click_link("Edit").await;
+    browser.wait_for_text("h1", "Edit webhook").await;
+    let chosen = browser
+        .script("return document.getElementById('signing').value;")
+        .await;
+    assert_eq!(chosen, serde_json::json!("standard"));
+    browser
+        .choose("#signing", "Biotz-IoT-Signature (the default)")
+        .await;
+    browser.press("Save").await;
+    browser.wait_for_text(".facts", "Biotz-IoT-Signature").await;
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::ListQuery;
 use crate::domain::time::{parse_instant, rfc3339};
-use crate::domain::webhook::{self, CallbackUrl, WebhookName, parse_overlap_secs};
+use crate::domain::webhook::{self, CallbackUrl, Signing, WebhookName, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
 use crate::store::{Delivery, DeliveryFilter, Paged, Webhook, WebhookChanges};
 use crate::web::AppState;
@@ -93,6 +93,7 @@ async fn deliveries(
 struct NewWebhook {
     name: String,
     url: String,
+    signing: Option<String>,
 }
 
 async fn create(
@@ -100,8 +101,12 @@ async fn create(
     caller: ApiCaller,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let (name, url) = webhook::check_new(&body.name, &body.url)?;
-    let (webhook, secret) = state.store.create_webhook(&caller.org, &name, &url).await?;
+    let (name, url, signing) =
+        webhook::check_fields(&body.name, &body.url, body.signing.as_deref())?;
+    let (webhook, secret) = state
+        .store
+        .create_webhook_signed(&caller.org, &name, &url, signing)
+        .await?;
     let mut body = json!(webhook);
     body["secret"] = secret.expose().into();
     Ok((StatusCode::CREATED, Json(body)))
@@ -135,6 +140,7 @@ struct Changes {
     name: Option<String>,
     url: Option<String>,
     enabled: Option<bool>,
+    signing: Option<String>,
 }
 
 async fn update(
@@ -154,6 +160,9 @@ async fn update(
             .url
             .and_then(|u| errors.check("url", CallbackUrl::parse(&u))),
         enabled: body.enabled,
+        signing: body
+            .signing
+            .and_then(|s| errors.check("signing", Signing::parse(&s))),
     };
     let changes = errors.finish(|| changes)?;
     Ok(Json(

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::filters;
 use super::webhooks::parse_form_instant;
 use super::{Layout, Pager, page, redirect_with_flash, render};
+use crate::domain::webhook::Signing;
 use crate::domain::{DeliveryId, WebhookId};
 use crate::store::{Attempt, Delivery, DeliveryFilter, Page, STATUS_FILTERS, StoreError};
 use crate::web::AppState;
@@ -182,7 +183,8 @@ struct ShowPage {
     body_length: usize,
     body_pretty: String,
     last_t: Option<i64>,
-    expected_header: String,
+    /// `biotz verify` with the header the last attempt should carry, for the body file.
+    verify_command: String,
     rotated: bool,
     /// The name the body downloads as, which the commands beside it use.
     body_file: String,
@@ -206,9 +208,28 @@ async fn show(
             .await?;
         let last = attempts.last();
         let last_t = last.map(|a| a.signature_t);
-        let expected_header = last_t.map_or_else(String::new, |t| {
+        let signing = state
+            .store
+            .webhook(user.org(), &delivery.webhook_id)
+            .await?
+            .signing;
+        let file = body_file(&delivery);
+        let verify_command = last_t.map_or_else(String::new, |t| {
             let current: Vec<&str> = secrets.iter().map(|s| s.secret.expose()).collect();
-            biotz_signature::sign_header(&current, t, &event.body)
+            match signing {
+                Signing::Biotz => {
+                    let header = biotz_signature::sign_header(&current, t, &event.body);
+                    format!("biotz verify --header '{header}' --at {t} {file}")
+                }
+                Signing::Standard => {
+                    let id = delivery.event_id.as_str();
+                    let header = biotz_signature::standard::sign_header(&current, id, t, &event.body)
+                        .unwrap_or_default();
+                    format!(
+                        "biotz verify --scheme standard --id {id} --timestamp {t} --header '{header}' --at {t} {file}"
+                    )
+                }
+            }
         });
         let rotated = last.is_some_and(|a| secrets.iter().any(|s| s.created_at > a.started_at));
         Ok(render(&ShowPage {
@@ -217,9 +238,9 @@ async fn show(
             body_length: event.body.len(),
             body_pretty: serde_json::to_string_pretty(&event.body_json()).unwrap_or_default(),
             last_t,
-            expected_header,
+            verify_command,
             rotated,
-            body_file: body_file(&delivery),
+            body_file: file,
             reached: attempts.iter().any(|a| a.response_status.is_some()),
             delivery,
             attempts,

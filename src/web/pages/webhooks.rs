@@ -15,7 +15,7 @@ use super::sparkline::{self, Sparkline};
 use super::webhook_confirm as confirm;
 use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
-use crate::domain::webhook;
+use crate::domain::webhook::{self, CallbackUrl, Signing, WebhookName};
 use crate::domain::{FieldErrors, WebhookId};
 use crate::store::ui_stats;
 use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
@@ -189,56 +189,63 @@ struct FormPage {
     heading: &'static str,
     action: String,
     cancel: String,
-    name: String,
-    url: String,
+    values: WebhookForm,
     errors: FieldErrors,
 }
 
 impl FormPage {
-    fn new_webhook(user: &SignedIn, name: String, url: String, errors: FieldErrors) -> Self {
+    fn new_webhook(user: &SignedIn, values: WebhookForm, errors: FieldErrors) -> Self {
         Self {
             layout: Layout::new(user, "New Webhook", "webhooks"),
             heading: "New Webhook",
             action: "/webhooks".into(),
             cancel: "/webhooks".into(),
-            name,
-            url,
+            values,
             errors,
         }
     }
 
-    fn edit(
-        user: &SignedIn,
-        id: &WebhookId,
-        name: String,
-        url: String,
-        errors: FieldErrors,
-    ) -> Self {
+    fn edit(user: &SignedIn, id: &WebhookId, values: WebhookForm, errors: FieldErrors) -> Self {
         Self {
             layout: Layout::new(user, "Edit webhook", "webhooks"),
             heading: "Edit webhook",
             action: format!("/webhooks/{id}/edit"),
             cancel: format!("/webhooks/{id}"),
-            name,
-            url,
+            values,
             errors,
         }
+    }
+
+    fn schemes(&self) -> [Signing; 2] {
+        Signing::ALL
     }
 }
 
 async fn new(AdminPage(user): AdminPage) -> Response {
-    render(&FormPage::new_webhook(
-        &user,
-        String::new(),
-        String::new(),
-        FieldErrors::new(),
-    ))
+    let values = WebhookForm {
+        name: String::new(),
+        url: String::new(),
+        signing: Signing::Biotz.as_str().to_owned(),
+    };
+    render(&FormPage::new_webhook(&user, values, FieldErrors::new()))
 }
 
-#[derive(Deserialize)]
+/// The webhook form, as posted or as shown again.
+#[derive(Clone, Deserialize)]
 struct WebhookForm {
     name: String,
     url: String,
+    /// Empty when a post leaves it out: the default for a new webhook, unchanged on edit.
+    #[serde(default)]
+    signing: String,
+}
+
+impl WebhookForm {
+    /// The checked fields, or every field's error at once.
+    fn check(&self) -> Result<(WebhookName, CallbackUrl, Signing), FieldErrors> {
+        let signing = Some(self.signing.as_str()).filter(|s| !s.is_empty());
+        webhook::check_fields(&self.name, &self.url, signing)
+    }
 }
 
 async fn create(
@@ -248,14 +255,18 @@ async fn create(
     let invalid = |errors: FieldErrors| {
         render_with(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &FormPage::new_webhook(&user, form.name.clone(), form.url.clone(), errors),
+            &FormPage::new_webhook(&user, form.clone(), errors),
         )
     };
-    let (name, url) = match webhook::check_new(&form.name, &form.url) {
+    let (name, url, signing) = match form.check() {
         Ok(checked) => checked,
         Err(errors) => return invalid(errors),
     };
-    match state.store.create_webhook(user.org(), &name, &url).await {
+    let created = state
+        .store
+        .create_webhook_signed(user.org(), &name, &url, signing)
+        .await;
+    match created {
         Ok((webhook, _)) => {
             Redirect::to(&format!("/webhooks/{}?created=1", webhook.id)).into_response()
         }
@@ -352,11 +363,15 @@ async fn edit(
     let result = async {
         let PathId(id) = id?;
         let webhook = state.store.webhook(user.org(), &id).await?;
+        let values = WebhookForm {
+            name: webhook.name,
+            url: webhook.url,
+            signing: webhook.signing.as_str().to_owned(),
+        };
         Ok(render(&FormPage::edit(
             &user,
             &id,
-            webhook.name,
-            webhook.url,
+            values,
             FieldErrors::new(),
         )))
     }
@@ -376,10 +391,10 @@ async fn update(
         let invalid = |errors: FieldErrors| {
             render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &FormPage::edit(&user, &id, form.name.clone(), form.url.clone(), errors),
+                &FormPage::edit(&user, &id, form.clone(), errors),
             )
         };
-        let (name, url) = match webhook::check_new(&form.name, &form.url) {
+        let (name, url, signing) = match form.check() {
             Ok(checked) => checked,
             Err(errors) => return Ok(invalid(errors)),
         };
@@ -387,6 +402,7 @@ async fn update(
             name: Some(name),
             url: Some(url),
             enabled: None,
+            signing: (!form.signing.is_empty()).then_some(signing),
         };
         match state.store.update_webhook(user.org(), &id, &changes).await {
             Ok(_) => Ok(redirect_with_flash(
