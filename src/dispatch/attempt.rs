@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::guard::{AddressGuard, BlockedAddress};
 use super::retry::parse_retry_after;
+use crate::domain::custom_header::{self, CustomHeader};
 use crate::domain::time::{Millis, duration_ms, now_ms};
 use crate::domain::webhook::Signing;
 
@@ -22,6 +23,8 @@ pub struct Outgoing<'a> {
     /// The current secret first, then older ones inside their rotation overlap.
     pub secrets: &'a [String],
     pub signing: Signing,
+    /// The webhook's custom headers, sent first; their values are masked in the attempt log.
+    pub headers: &'a [CustomHeader],
     pub event_id: &'a str,
     pub delivery_id: &'a str,
     pub attempt: i64,
@@ -104,8 +107,13 @@ pub async fn send(
         ("Biotz-IoT-Delivery-Id", outgoing.delivery_id.to_owned()),
         ("Biotz-IoT-Delivery-Attempt", outgoing.attempt.to_string()),
     ]);
+    let custom = outgoing
+        .headers
+        .iter()
+        .map(|header| (header.name.as_str(), custom_header::MASK));
     let request_headers = header_lines(
-        std::iter::once(("User-Agent", super::client::USER_AGENT))
+        custom
+            .chain(std::iter::once(("User-Agent", super::client::USER_AGENT)))
             .chain(sent.iter().map(|(name, value)| (*name, value.as_str()))),
     );
     let finish = |status: Option<u16>,
@@ -144,6 +152,9 @@ pub async fn send(
     }
     // The User-Agent comes from the client.
     let mut request = client.post(outgoing.url).body(outgoing.body.clone());
+    for header in outgoing.headers {
+        request = request.header(header.name.as_str(), header.value.as_str());
+    }
     for (name, value) in &sent {
         request = request.header(*name, value.as_str());
     }

@@ -115,6 +115,7 @@ struct Job {
     body: Bytes,
     secrets: Arc<Vec<String>>,
     signing: crate::domain::webhook::Signing,
+    headers: Vec<crate::domain::custom_header::CustomHeader>,
 }
 
 pub struct Dispatcher {
@@ -288,6 +289,7 @@ impl Dispatcher {
                         body,
                         secrets: secrets[&claimed.webhook_id].clone(),
                         signing: target.signing,
+                        headers: target.headers.clone(),
                         claimed,
                     };
                     jobs.push((job, slots));
@@ -333,6 +335,7 @@ impl Dispatcher {
             body: job.body.clone(),
             secrets: &job.secrets,
             signing: job.signing,
+            headers: &job.headers,
             event_id: job.claimed.event_id.as_str(),
             delivery_id: job.claimed.id.as_str(),
             attempt: number,

@@ -2,6 +2,7 @@
 
 pub mod alarm;
 pub mod condition;
+pub mod custom_header;
 pub mod device;
 pub mod event;
 pub mod ids;

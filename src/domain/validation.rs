@@ -27,6 +27,13 @@ impl FieldErrors {
             .or_insert_with(|| message.into());
     }
 
+    /// Adds every error of `other` (a field's first error wins).
+    pub fn extend(&mut self, other: FieldErrors) {
+        for (field, message) in other.0 {
+            self.add(&field, message);
+        }
+    }
+
     /// Takes the value out of `result`, recording its error under `field`.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|message| self.add(field, message)).ok()

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{Store, StoreResult, on_db, placeholders};
 use crate::domain::WebhookId;
+use crate::domain::custom_header::CustomHeader;
 use crate::domain::time::{Millis, now_ms};
 use crate::domain::webhook::Signing;
 
@@ -29,6 +30,8 @@ pub struct Target {
     pub url: String,
     pub enabled: bool,
     pub signing: Signing,
+    /// Custom headers sent with every attempt, values in the clear (never logged).
+    pub headers: Vec<CustomHeader>,
     /// The current secret first, then older ones inside their overlap, each with the end of
     /// its overlap.
     secrets: Vec<(String, Option<Millis>)>,
@@ -132,10 +135,10 @@ impl Store {
         webhooks: &[WebhookId],
     ) -> StoreResult<HashMap<WebhookId, Target>> {
         let now = now_ms();
-        type TargetRow = (WebhookId, String, bool, String);
+        type TargetRow = (WebhookId, String, bool, String, Option<Vec<u8>>);
         type SealedSecret = (WebhookId, String, Vec<u8>, Option<Millis>);
         let (rows, secrets): (Vec<TargetRow>, Vec<SealedSecret>) = on_db!(self, pool => {
-            let sql = format!("SELECT id, url, enabled, signing FROM webhooks WHERE id IN ({})", placeholders(1, webhooks.len()));
+            let sql = format!("SELECT id, url, enabled, signing, headers_sealed FROM webhooks WHERE id IN ({})", placeholders(1, webhooks.len()));
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for id in webhooks {
                 query = query.bind(id);
@@ -153,19 +156,18 @@ impl Store {
             }
             (rows, query.fetch_all(pool).await?)
         });
-        let mut targets: HashMap<WebhookId, Target> = rows
-            .into_iter()
-            .map(|(id, url, enabled, signing)| {
-                let target = Target {
-                    url,
-                    enabled,
-                    // The column's CHECK keeps it to the two names.
-                    signing: Signing::parse(&signing).unwrap_or(Signing::Biotz),
-                    secrets: Vec::new(),
-                };
-                (id, target)
-            })
-            .collect();
+        let mut targets = HashMap::with_capacity(rows.len());
+        for (id, url, enabled, signing, headers_sealed) in rows {
+            let target = Target {
+                url,
+                enabled,
+                // The column's CHECK keeps it to the two names.
+                signing: Signing::parse(&signing).unwrap_or(Signing::Biotz),
+                headers: self.open_headers(&id, headers_sealed.as_deref())?,
+                secrets: Vec::new(),
+            };
+            targets.insert(id, target);
+        }
         for (webhook, secret_id, sealed, expires_at) in secrets {
             let plain = self.key.open(&sealed, &secret_id)?;
             let text = String::from_utf8(plain).map_err(|_| crate::crypto::OpenError)?;

@@ -1,8 +1,9 @@
-//! Webhooks and their encrypted signing secrets.
+//! Webhooks, their encrypted signing secrets and their encrypted custom headers.
 
 use serde::Serialize;
 
 use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
+use crate::domain::custom_header::{CustomHeader, HeaderNames};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::webhook::{
     CallbackUrl, SECRET_NOT_STANDARD, Signing, WebhookName, WebhookSecret,
@@ -21,6 +22,10 @@ pub struct Webhook {
     pub enabled: bool,
     #[sqlx(try_from = "String")]
     pub signing: Signing,
+    /// The custom headers' names; read back with their values masked.
+    #[sqlx(try_from = "String")]
+    #[serde(rename = "headers")]
+    pub header_names: HeaderNames,
     pub disabled_reason: Option<String>,
     #[serde(serialize_with = "as_rfc3339::option::serialize")]
     pub disabled_at: Option<Millis>,
@@ -32,8 +37,13 @@ pub struct Webhook {
     pub updated_at: Millis,
 }
 
-const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, signing, disabled_reason, \
-                               disabled_at, failing_since, created_at, updated_at";
+const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, signing, header_names, \
+                               disabled_reason, disabled_at, failing_since, created_at, updated_at";
+
+/// The associated data the webhook's sealed headers are bound to.
+fn headers_aad(id: &WebhookId) -> String {
+    format!("headers:{id}")
+}
 
 /// A signing secret with its lifetime: the current one has no expiry.
 #[derive(Debug, Clone)]
@@ -51,6 +61,24 @@ pub struct WebhookChanges {
     pub url: Option<CallbackUrl>,
     pub enabled: Option<bool>,
     pub signing: Option<Signing>,
+    /// The whole new list of custom headers, values in the clear (sealed here).
+    pub headers: Option<Vec<CustomHeader>>,
+}
+
+/// How a new webhook is signed and what it sends besides.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    pub signing: Signing,
+    pub headers: Vec<CustomHeader>,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            signing: Signing::Biotz,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// Why a webhook was disabled, as shown to its users.
@@ -77,19 +105,20 @@ impl Store {
         name: &WebhookName,
         url: &CallbackUrl,
     ) -> StoreResult<(Webhook, WebhookSecret)> {
-        self.create_webhook_signed(org, name, url, Signing::Biotz)
+        self.create_webhook_with(org, name, url, &WebhookOptions::default())
             .await
     }
 
     /// Creates a webhook with a freshly generated secret (which every scheme accepts).
-    pub async fn create_webhook_signed(
+    pub async fn create_webhook_with(
         &self,
         org: &OrgId,
         name: &WebhookName,
         url: &CallbackUrl,
-        signing: Signing,
+        options: &WebhookOptions,
     ) -> StoreResult<(Webhook, WebhookSecret)> {
         let now = now_ms();
+        let signing = options.signing;
         let webhook = Webhook {
             id: WebhookId::generate(),
             org_id: org.clone(),
@@ -97,6 +126,7 @@ impl Store {
             url: url.as_str().to_owned(),
             enabled: true,
             signing,
+            header_names: HeaderNames::of(&options.headers),
             disabled_reason: None,
             disabled_at: None,
             failing_since: None,
@@ -108,11 +138,12 @@ impl Store {
         let sealed = self
             .key
             .seal(secret.expose().as_bytes(), secret_id.as_str());
+        let headers_sealed = self.seal_headers(&webhook.id, &options.headers);
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, signing, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, TRUE, $7, $6, $6)",
+                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, signing, header_names, headers_sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $7, $8, $9, $6, $6)",
             )
             .bind(&webhook.id)
             .bind(org)
@@ -121,6 +152,8 @@ impl Store {
             .bind(&webhook.url)
             .bind(now)
             .bind(signing.as_str())
+            .bind(webhook.header_names.stored())
+            .bind(&headers_sealed)
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?;
@@ -195,6 +228,13 @@ impl Store {
             }
         }
         let name_key = changes.name.as_ref().map(WebhookName::key);
+        let headers = changes.headers.as_ref().map(|headers| {
+            (
+                HeaderNames::of(headers).stored(),
+                self.seal_headers(id, headers),
+            )
+        });
+        let (header_names, headers_sealed) = headers.clone().unzip();
         // Enabling clears why it was disabled and the failure streak; disabling records that a
         // user did it. Leaving `enabled` out leaves all three as they are.
         // Disabling also parks what was waiting to be retried as skipped, as an automatic disable
@@ -214,6 +254,8 @@ impl Store {
                                          ELSE NULL END,
                     enabled = COALESCE($6, enabled),
                     signing = COALESCE($9, signing),
+                    header_names = CASE WHEN $10 THEN $11 ELSE header_names END,
+                    headers_sealed = CASE WHEN $10 THEN $12 ELSE headers_sealed END,
                     updated_at = $8
                  WHERE org_id = $1 AND id = $2",
             )
@@ -226,6 +268,9 @@ impl Store {
             .bind(DISABLED_BY_USER)
             .bind(now)
             .bind(changes.signing.map(Signing::as_str))
+            .bind(headers.is_some())
+            .bind(header_names)
+            .bind(headers_sealed.flatten())
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?
@@ -247,6 +292,44 @@ impl Store {
         found(updated)?;
         self.target_changed(id).await;
         self.webhook(org, id).await
+    }
+
+    /// The webhook's custom headers with their values, for the form that keeps a value the
+    /// user leaves untouched.
+    pub async fn webhook_headers(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+    ) -> StoreResult<Vec<CustomHeader>> {
+        let sealed: Option<Option<Vec<u8>>> = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT headers_sealed FROM webhooks WHERE org_id = $1 AND id = $2")
+                .bind(org)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        self.open_headers(id, sealed.ok_or(StoreError::NotFound)?.as_deref())
+    }
+
+    /// The headers sealed as JSON, or `None` when there are none.
+    fn seal_headers(&self, id: &WebhookId, headers: &[CustomHeader]) -> Option<Vec<u8>> {
+        if headers.is_empty() {
+            return None;
+        }
+        let json = serde_json::to_vec(headers).expect("headers serialise");
+        Some(self.key.seal(&json, &headers_aad(id)))
+    }
+
+    pub(super) fn open_headers(
+        &self,
+        id: &WebhookId,
+        sealed: Option<&[u8]>,
+    ) -> StoreResult<Vec<CustomHeader>> {
+        let Some(sealed) = sealed else {
+            return Ok(Vec::new());
+        };
+        let plain = self.key.open(sealed, &headers_aad(id))?;
+        serde_json::from_slice(&plain).map_err(|_| crate::crypto::OpenError.into())
     }
 
     pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<()> {

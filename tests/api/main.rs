@@ -11,6 +11,7 @@ mod alarms;
 mod cli;
 mod conditions;
 mod cookies;
+mod custom_headers;
 mod database_away;
 mod deliveries_ui;
 mod devices;

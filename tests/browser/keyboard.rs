@@ -43,6 +43,18 @@ async fn a_webhook_can_be_made_with_the_keyboard_alone() {
     assert!(browser.focus_is_visible().await);
     browser.type_keys("https://example.com/biotz").await;
     browser.type_keys(&tab).await;
+    assert_eq!(browser.focused().await, "#signing");
+    // Past the custom header rows (two blank ones: a name and a value each) to Save.
+    for field in [
+        "#header-name-1",
+        "#header-value-1",
+        "#header-name-2",
+        "#header-value-2",
+    ] {
+        browser.type_keys(&tab).await;
+        assert_eq!(browser.focused().await, field);
+    }
+    browser.type_keys(&tab).await;
     assert_eq!(browser.focused().await, "button Save");
     assert!(browser.focus_is_visible().await);
     browser.type_keys(&Key::Enter.to_string()).await;

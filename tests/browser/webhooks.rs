@@ -162,7 +162,7 @@ async fn an_http_callback_url_is_refused_beside_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_signing_scheme_is_chosen_in_the_form_and_shown_on_the_page() {
+async fn the_signing_scheme_and_custom_headers_are_set_in_the_form_and_shown_on_the_page() {
     let Some(scene) = Scene::signed_in("signing_scheme").await else {
         return;
     };
@@ -179,8 +179,11 @@ async fn the_signing_scheme_is_chosen_in_the_form_and_shown_on_the_page() {
             "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
         )
         .await;
+    browser.fill("#header-name-1", "X-Api-Key").await;
+    browser.fill("#header-value-1", "k-browser-secret").await;
     browser.press("Save").await;
     browser.wait_for_text("h1", "Standard receiver").await;
+    browser.wait_for_text(".facts", "X-Api-Key: ••••••••").await;
     browser
         .wait_for_text(".facts", "Standard Webhooks: webhook-id")
         .await;

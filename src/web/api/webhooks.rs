@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ListQuery;
+use crate::domain::custom_header::{HeaderInput, check_headers};
 use crate::domain::time::{parse_instant, rfc3339};
 use crate::domain::webhook::{self, CallbackUrl, Signing, WebhookName, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
-use crate::store::{Delivery, DeliveryFilter, Paged, Webhook, WebhookChanges};
+use crate::store::{Delivery, DeliveryFilter, Paged, Webhook, WebhookChanges, WebhookOptions};
 use crate::web::AppState;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{ApiCaller, ApiJson, PathId};
@@ -94,6 +95,7 @@ struct NewWebhook {
     name: String,
     url: String,
     signing: Option<String>,
+    headers: Option<Vec<HeaderInput>>,
 }
 
 async fn create(
@@ -101,11 +103,20 @@ async fn create(
     caller: ApiCaller,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let (name, url, signing) =
-        webhook::check_fields(&body.name, &body.url, body.signing.as_deref())?;
+    let checked = webhook::check_fields(&body.name, &body.url, body.signing.as_deref());
+    let headers = check_headers(body.headers.as_deref().unwrap_or_default(), &[]);
+    let ((name, url, signing), headers) = match (checked, headers) {
+        (Ok(fields), Ok(headers)) => (fields, headers),
+        (fields, headers) => {
+            let mut errors = fields.err().unwrap_or_default();
+            errors.extend(headers.err().unwrap_or_default());
+            return Err(AppError::Validation(errors));
+        }
+    };
+    let options = WebhookOptions { signing, headers };
     let (webhook, secret) = state
         .store
-        .create_webhook_signed(&caller.org, &name, &url, signing)
+        .create_webhook_with(&caller.org, &name, &url, &options)
         .await?;
     let mut body = json!(webhook);
     body["secret"] = secret.expose().into();
@@ -141,6 +152,8 @@ struct Changes {
     url: Option<String>,
     enabled: Option<bool>,
     signing: Option<String>,
+    /// The whole new list; a header without `value` keeps its saved value.
+    headers: Option<Vec<HeaderInput>>,
 }
 
 async fn update(
@@ -163,7 +176,16 @@ async fn update(
         signing: body
             .signing
             .and_then(|s| errors.check("signing", Signing::parse(&s))),
+        headers: None,
     };
+    let mut changes = changes;
+    if let Some(inputs) = &body.headers {
+        let saved = state.store.webhook_headers(&caller.org, &id).await?;
+        match check_headers(inputs, &saved) {
+            Ok(headers) => changes.headers = Some(headers),
+            Err(header_errors) => errors.extend(header_errors),
+        }
+    }
     let changes = errors.finish(|| changes)?;
     Ok(Json(
         state

@@ -95,6 +95,10 @@ const SECTIONS: &[(&str, &[NavItem])] = &[
             item("users", "Users", "/settings/users"),
         ],
     ),
+    (
+        "Account",
+        &[item("password", "Change password", "/account/password")],
+    ),
 ];
 
 /// What the shared layout (`base.html`) needs on every signed-in page.

@@ -286,7 +286,7 @@ struct PasswordPage {
 
 async fn password_page(user: SignedIn) -> Response {
     render(&PasswordPage {
-        layout: Layout::new(&user, "Change password", ""),
+        layout: Layout::new(&user, "Change password", "password"),
         errors: FieldErrors::new(),
     })
 }
@@ -328,7 +328,7 @@ async fn change_password(
             return Ok(render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &PasswordPage {
-                    layout: Layout::new(&user, "Change password", ""),
+                    layout: Layout::new(&user, "Change password", "password"),
                     errors,
                 },
             ));

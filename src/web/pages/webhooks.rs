@@ -14,11 +14,14 @@ use super::filters;
 use super::sparkline::{self, Sparkline};
 use super::webhook_confirm as confirm;
 use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
+use crate::domain::custom_header::{CustomHeader, HeaderInput, MAX_HEADERS, check_headers};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
 use crate::domain::webhook::{self, CallbackUrl, Signing, WebhookName};
 use crate::domain::{FieldErrors, WebhookId};
 use crate::store::ui_stats;
-use crate::store::{Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges};
+use crate::store::{
+    Delivery, DeliveryFilter, Page, StoreError, Webhook, WebhookChanges, WebhookOptions,
+};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::extract::{AdminPage, CsrfForm, NoFields, PathId, SignedIn, urlencode};
@@ -190,8 +193,22 @@ struct FormPage {
     action: String,
     cancel: String,
     values: WebhookForm,
+    rows: Vec<HeaderRow>,
     errors: FieldErrors,
 }
+
+/// One custom header's row in the form.
+struct HeaderRow {
+    name: String,
+    value: String,
+    /// A value is saved under this name: left empty, it is kept.
+    saved: bool,
+    name_error: Option<String>,
+    value_error: Option<String>,
+}
+
+/// Blank rows offered under the headers, to add more.
+const BLANK_HEADER_ROWS: usize = 2;
 
 impl FormPage {
     fn new_webhook(user: &SignedIn, values: WebhookForm, errors: FieldErrors) -> Self {
@@ -200,17 +217,25 @@ impl FormPage {
             heading: "New Webhook",
             action: "/webhooks".into(),
             cancel: "/webhooks".into(),
+            rows: header_rows(&values, &[], &errors),
             values,
             errors,
         }
     }
 
-    fn edit(user: &SignedIn, id: &WebhookId, values: WebhookForm, errors: FieldErrors) -> Self {
+    fn edit(
+        user: &SignedIn,
+        id: &WebhookId,
+        values: WebhookForm,
+        saved: &[String],
+        errors: FieldErrors,
+    ) -> Self {
         Self {
             layout: Layout::new(user, "Edit webhook", "webhooks"),
             heading: "Edit webhook",
             action: format!("/webhooks/{id}/edit"),
             cancel: format!("/webhooks/{id}"),
+            rows: header_rows(&values, saved, &errors),
             values,
             errors,
         }
@@ -221,11 +246,43 @@ impl FormPage {
     }
 }
 
+/// The rows as typed (or as saved), each with its errors, then blank rows to add more.
+fn header_rows(form: &WebhookForm, saved: &[String], errors: &FieldErrors) -> Vec<HeaderRow> {
+    let empty = String::new();
+    let mut rows: Vec<HeaderRow> = form
+        .header_name
+        .iter()
+        .enumerate()
+        .map(|(i, name)| HeaderRow {
+            name: name.clone(),
+            value: form.header_value.get(i).unwrap_or(&empty).clone(),
+            saved: saved.iter().any(|s| s.eq_ignore_ascii_case(name.trim())),
+            name_error: errors.get(&format!("header_name.{i}")).map(str::to_owned),
+            value_error: errors.get(&format!("header_value.{i}")).map(str::to_owned),
+        })
+        .filter(|row| {
+            !row.name.trim().is_empty() || !row.value.trim().is_empty() || row.value_error.is_some()
+        })
+        .collect();
+    let blank = BLANK_HEADER_ROWS.min(MAX_HEADERS.saturating_sub(rows.len()));
+    rows.extend((0..blank).map(|_| HeaderRow {
+        name: String::new(),
+        value: String::new(),
+        saved: false,
+        name_error: None,
+        value_error: None,
+    }));
+    rows
+}
+
 async fn new(AdminPage(user): AdminPage) -> Response {
     let values = WebhookForm {
         name: String::new(),
         url: String::new(),
         signing: Signing::Biotz.as_str().to_owned(),
+        headers_shown: None,
+        header_name: Vec::new(),
+        header_value: Vec::new(),
     };
     render(&FormPage::new_webhook(&user, values, FieldErrors::new()))
 }
@@ -238,13 +295,76 @@ struct WebhookForm {
     /// Empty when a post leaves it out: the default for a new webhook, unchanged on edit.
     #[serde(default)]
     signing: String,
+    /// Set by the form that shows the header rows: a post without it leaves the headers alone.
+    headers_shown: Option<String>,
+    /// The custom headers' rows, in order; a row left blank is unused, and a saved header's
+    /// row with no value keeps its value.
+    #[serde(default)]
+    header_name: Vec<String>,
+    #[serde(default)]
+    header_value: Vec<String>,
 }
 
 impl WebhookForm {
-    /// The checked fields, or every field's error at once.
-    fn check(&self) -> Result<(WebhookName, CallbackUrl, Signing), FieldErrors> {
+    /// The checked fields, or every field's error at once; the headers are `None` when the
+    /// post did not show them.
+    #[allow(clippy::type_complexity)]
+    fn check(
+        &self,
+        saved: &[CustomHeader],
+    ) -> Result<(WebhookName, CallbackUrl, Signing, Option<Vec<CustomHeader>>), FieldErrors> {
         let signing = Some(self.signing.as_str()).filter(|s| !s.is_empty());
-        webhook::check_fields(&self.name, &self.url, signing)
+        let fields = webhook::check_fields(&self.name, &self.url, signing);
+        let headers = self
+            .headers_shown
+            .as_ref()
+            .map(|_| self.check_headers(saved));
+        match (fields, headers.transpose()) {
+            (Ok((name, url, signing)), Ok(headers)) => Ok((name, url, signing, headers)),
+            (fields, headers) => {
+                let mut errors = fields.err().unwrap_or_default();
+                errors.extend(headers.err().unwrap_or_default());
+                Err(errors)
+            }
+        }
+    }
+
+    /// The rows in use as the API's inputs, with their errors named after their rows.
+    fn check_headers(&self, saved: &[CustomHeader]) -> Result<Vec<CustomHeader>, FieldErrors> {
+        let empty = String::new();
+        let rows: Vec<(usize, HeaderInput)> = self
+            .header_name
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (i, name, self.header_value.get(i).unwrap_or(&empty)))
+            .filter(|(_, name, value)| !name.trim().is_empty() || !value.trim().is_empty())
+            .map(|(i, name, value)| {
+                let value = Some(value.clone()).filter(|v| !v.trim().is_empty());
+                (
+                    i,
+                    HeaderInput {
+                        name: name.clone(),
+                        value,
+                    },
+                )
+            })
+            .collect();
+        let inputs: Vec<HeaderInput> = rows.iter().map(|(_, input)| input.clone()).collect();
+        check_headers(&inputs, saved).map_err(|errors| {
+            let mut by_row = FieldErrors::new();
+            for (field, message) in errors.iter() {
+                let (index, part) = field
+                    .strip_prefix("headers[")
+                    .and_then(|rest| rest.split_once("]."))
+                    .and_then(|(i, part)| Some((i.parse::<usize>().ok()?, part)))
+                    .unwrap_or((usize::MAX, ""));
+                match rows.get(index) {
+                    Some((row, _)) => by_row.add(&format!("header_{part}.{row}"), message),
+                    None => by_row.add("headers", message),
+                }
+            }
+            by_row
+        })
     }
 }
 
@@ -258,13 +378,17 @@ async fn create(
             &FormPage::new_webhook(&user, form.clone(), errors),
         )
     };
-    let (name, url, signing) = match form.check() {
+    let (name, url, signing, headers) = match form.check(&[]) {
         Ok(checked) => checked,
         Err(errors) => return invalid(errors),
     };
+    let options = WebhookOptions {
+        signing,
+        headers: headers.unwrap_or_default(),
+    };
     let created = state
         .store
-        .create_webhook_signed(user.org(), &name, &url, signing)
+        .create_webhook_with(user.org(), &name, &url, &options)
         .await;
     match created {
         Ok((webhook, _)) => {
@@ -363,15 +487,20 @@ async fn edit(
     let result = async {
         let PathId(id) = id?;
         let webhook = state.store.webhook(user.org(), &id).await?;
+        let saved = webhook.header_names.0;
         let values = WebhookForm {
             name: webhook.name,
             url: webhook.url,
             signing: webhook.signing.as_str().to_owned(),
+            headers_shown: None,
+            header_value: vec![String::new(); saved.len()],
+            header_name: saved.clone(),
         };
         Ok(render(&FormPage::edit(
             &user,
             &id,
             values,
+            &saved,
             FieldErrors::new(),
         )))
     }
@@ -387,14 +516,15 @@ async fn update(
 ) -> Response {
     let result = async {
         let PathId(id) = id?;
-        state.store.webhook(user.org(), &id).await?;
+        let saved = state.store.webhook_headers(user.org(), &id).await?;
+        let saved_names: Vec<String> = saved.iter().map(|h| h.name.clone()).collect();
         let invalid = |errors: FieldErrors| {
             render_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &FormPage::edit(&user, &id, form.clone(), errors),
+                &FormPage::edit(&user, &id, form.clone(), &saved_names, errors),
             )
         };
-        let (name, url, signing) = match form.check() {
+        let (name, url, signing, headers) = match form.check(&saved) {
             Ok(checked) => checked,
             Err(errors) => return Ok(invalid(errors)),
         };
@@ -403,6 +533,7 @@ async fn update(
             url: Some(url),
             enabled: None,
             signing: (!form.signing.is_empty()).then_some(signing),
+            headers,
         };
         match state.store.update_webhook(user.org(), &id, &changes).await {
             Ok(_) => Ok(redirect_with_flash(
