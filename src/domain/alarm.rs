@@ -80,6 +80,11 @@ pub enum Severity {
 impl Severity {
     pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
 
+    /// Info below warning below critical.
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",

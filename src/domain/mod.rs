@@ -5,6 +5,7 @@ pub mod condition;
 pub mod custom_header;
 pub mod device;
 pub mod event;
+pub mod event_filter;
 pub mod ids;
 pub mod message_key;
 pub mod random;

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::domain::condition::{Rule, TimerStep};
 use crate::domain::event::AlarmEvent;
+use crate::domain::event_filter::{EventFilter, EventTypes};
 use crate::domain::message_key::MessageKey;
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{
@@ -248,7 +249,7 @@ impl Store {
                 raised.extend(states.into_iter().map(|(device, trigger, up)| ((device, trigger), up)));
             }
 
-            let mut webhooks: HashMap<TriggerId, Vec<(WebhookId, bool)>> = HashMap::new();
+            let mut webhooks: HashMap<TriggerId, Vec<TriggerWebhook>> = HashMap::new();
             // The batch's events and deliveries, written after the loop in multi-row statements.
             let mut new_events = Vec::new();
             let mut new_deliveries = Vec::new();
@@ -331,16 +332,13 @@ impl Store {
                     let state = if transition.raised { "raised" } else { "cleared" };
                     new_history.push((&device.org_id, transition.alarm_id.clone(), state, message_id, event_id.clone()));
                     if !webhooks.contains_key(&trigger.id) {
-                        let list: Vec<(WebhookId, bool)> = sqlx::query_as(
-                            "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
-                             WHERE tw.trigger_id = $1 ORDER BY w.id",
-                        )
-                        .bind(&trigger.id)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                        let list: Vec<TriggerWebhook> = sqlx::query_as(Self::TRIGGER_WEBHOOKS_SQL)
+                            .bind(&trigger.id)
+                            .fetch_all(&mut *tx)
+                            .await?;
                         webhooks.insert(trigger.id.clone(), list);
                     }
-                    for (webhook, enabled) in &webhooks[&trigger.id] {
+                    for (webhook, enabled) in &receiving(&webhooks[&trigger.id], event.event_type()) {
                         let id = DeliveryId::generate();
                         // A disabled webhook's delivery is kept as skipped, so it can be replayed.
                         let (status, due, owner, lease_end) = if !*enabled {
@@ -441,6 +439,14 @@ impl Store {
         )
     }
 
+    /// The webhooks of the trigger ($1) with what an event must be to reach each: read with
+    /// `TriggerWebhook` and narrowed per event by `receiving`.
+    pub(super) const TRIGGER_WEBHOOKS_SQL: &str =
+        "SELECT w.id, w.enabled, w.event_types, w.min_severity, t.severity
+         FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
+         JOIN alarm_triggers t ON t.id = tw.trigger_id
+         WHERE tw.trigger_id = $1 ORDER BY w.id";
+
     /// A multi-row insert of `rows` deliveries, bound in this order per row: id, org_id,
     /// event_id, webhook_id, status, next_attempt_at, lease_owner, lease_expires_at, created_at,
     /// updated_at.
@@ -518,6 +524,39 @@ impl Store {
         Ok((raised, cleared))
     }
 
+    /// The webhooks of the event's trigger that got no delivery of it because their filter
+    /// refuses it, each with the reason (as their filter reads now), by name.
+    pub async fn filtered_out(
+        &self,
+        org: &OrgId,
+        event: &EventId,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let rows: Vec<(String, String, String, Option<String>, String)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT w.name, e.type, w.event_types, w.min_severity, t.severity
+                 FROM events e JOIN alarms a ON a.id = e.alarm_id
+                 JOIN alarm_triggers t ON t.id = a.trigger_id
+                 JOIN trigger_webhooks tw ON tw.trigger_id = t.id
+                 JOIN webhooks w ON w.id = tw.webhook_id
+                 WHERE e.org_id = $1 AND e.id = $2
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.webhook_id = w.id)
+                 ORDER BY w.name_key",
+            )
+            .bind(org)
+            .bind(event)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, event_type, types, min_severity, severity)| {
+                EventFilter::stored(EventTypes::from(types), min_severity.as_deref())
+                    .refuses(&event_type, Some(&severity))
+                    .map(|reason| (name, reason))
+            })
+            .collect())
+    }
+
     pub async fn event(&self, org: &OrgId, id: &EventId) -> StoreResult<Event> {
         let row: Option<EventRow> = on_db!(self, pool => {
             sqlx::query_as("SELECT id, type AS event_type, alarm_id, created_at, body FROM events WHERE org_id = $1 AND id = $2")
@@ -543,4 +582,30 @@ impl Store {
             deliveries,
         })
     }
+}
+
+/// A trigger's webhook with its filter, as `Store::TRIGGER_WEBHOOKS_SQL` reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct TriggerWebhook {
+    id: WebhookId,
+    enabled: bool,
+    #[sqlx(try_from = "String")]
+    event_types: EventTypes,
+    min_severity: Option<String>,
+    /// The trigger's severity, which its alarm events carry.
+    severity: String,
+}
+
+/// The webhooks that receive an event of this type, with whether each is enabled: those whose
+/// filter refuses it get no delivery.
+pub(super) fn receiving(webhooks: &[TriggerWebhook], event_type: &str) -> Vec<(WebhookId, bool)> {
+    webhooks
+        .iter()
+        .filter(|w| {
+            EventFilter::stored(w.event_types.clone(), w.min_severity.as_deref())
+                .refuses(event_type, Some(&w.severity))
+                .is_none()
+        })
+        .map(|w| (w.id.clone(), w.enabled))
+        .collect()
 }

@@ -5,10 +5,11 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::alarms::{TriggerWebhook, receiving};
 use super::{Store, StoreError, StoreResult, WritePool, on_db};
 use crate::domain::event::ALARM_ACKNOWLEDGED;
 use crate::domain::time::{Millis, as_rfc3339, now_ms, rfc3339};
-use crate::domain::{AlarmId, DeliveryId, EventId, HistoryId, MessageId, OrgId, UserId, WebhookId};
+use crate::domain::{AlarmId, DeliveryId, EventId, HistoryId, MessageId, OrgId, UserId};
 
 /// Who made a change through the API or the UI.
 #[derive(Debug, Clone)]
@@ -176,14 +177,11 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
-                "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
-                 WHERE tw.org_id = $1 AND tw.trigger_id = $2 ORDER BY w.id",
-            )
-            .bind(org)
-            .bind(&row.trigger_id)
-            .fetch_all(&mut *tx)
-            .await?;
+            let listed: Vec<TriggerWebhook> = sqlx::query_as(Self::TRIGGER_WEBHOOKS_SQL)
+                .bind(&row.trigger_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let webhooks = receiving(&listed, ALARM_ACKNOWLEDGED);
             if !webhooks.is_empty() {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(webhooks.len())));
                 for (webhook, enabled) in &webhooks {

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::alarms::{TriggerWebhook, receiving};
 use super::{Store, StoreResult, WritePool, on_db};
 use crate::domain::event::ALARM_RAISED;
 use crate::domain::sample::sample_of;
@@ -113,14 +114,11 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
-                "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
-                 WHERE tw.org_id = $1 AND tw.trigger_id = $2 ORDER BY w.id",
-            )
-            .bind(org)
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+            let listed: Vec<TriggerWebhook> = sqlx::query_as(Self::TRIGGER_WEBHOOKS_SQL)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let webhooks = receiving(&listed, ALARM_RAISED);
             let deliveries: Vec<TestDelivery> = webhooks
                 .iter()
                 .map(|(webhook, enabled)| TestDelivery {

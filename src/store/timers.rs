@@ -10,12 +10,13 @@
 
 use serde_json::{Value, json};
 
+use super::alarms::{TriggerWebhook, receiving};
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{Db, Store, StoreResult, WritePool, on_db};
 use crate::domain::event::ALARM_RAISED;
 use crate::domain::time::{Millis, rfc3339};
 use crate::domain::{
-    AlarmId, DeliveryId, DeviceId, EventId, HistoryId, MessageId, OrgId, TriggerId, WebhookId,
+    AlarmId, DeliveryId, DeviceId, EventId, HistoryId, MessageId, OrgId, TriggerId,
 };
 
 /// Starts a trigger's timer for a device unless it runs: device, trigger, org, message,
@@ -152,13 +153,11 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
-                    "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
-                     WHERE tw.trigger_id = $1 ORDER BY w.id",
-                )
-                .bind(&timer.trigger_id)
-                .fetch_all(&mut *tx)
-                .await?;
+                let listed: Vec<TriggerWebhook> = sqlx::query_as(Self::TRIGGER_WEBHOOKS_SQL)
+                    .bind(&timer.trigger_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let webhooks = receiving(&listed, ALARM_RAISED);
                 if !webhooks.is_empty() {
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(webhooks.len())));
                     for (webhook, enabled) in &webhooks {

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::custom_header::{CustomHeader, HeaderNames};
+use crate::domain::event_filter::{EventFilter, EventTypes};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::webhook::{
     CallbackUrl, SECRET_NOT_STANDARD, Signing, WebhookName, WebhookSecret,
@@ -26,6 +27,11 @@ pub struct Webhook {
     #[sqlx(try_from = "String")]
     #[serde(rename = "headers")]
     pub header_names: HeaderNames,
+    /// The alarm event types it receives; empty for all.
+    #[sqlx(try_from = "String")]
+    pub event_types: EventTypes,
+    /// The lowest severity of alarm it receives; `None` for all.
+    pub min_severity: Option<String>,
     pub disabled_reason: Option<String>,
     #[serde(serialize_with = "as_rfc3339::option::serialize")]
     pub disabled_at: Option<Millis>,
@@ -37,8 +43,9 @@ pub struct Webhook {
     pub updated_at: Millis,
 }
 
-const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, signing, header_names, \
-                               disabled_reason, disabled_at, failing_since, created_at, updated_at";
+const WEBHOOK_COLUMNS: &str = "id, org_id, name, url, enabled, signing, header_names, event_types, \
+                               min_severity, disabled_reason, disabled_at, failing_since, \
+                               created_at, updated_at";
 
 /// The associated data the webhook's sealed headers are bound to.
 fn headers_aad(id: &WebhookId) -> String {
@@ -63,6 +70,7 @@ pub struct WebhookChanges {
     pub signing: Option<Signing>,
     /// The whole new list of custom headers, values in the clear (sealed here).
     pub headers: Option<Vec<CustomHeader>>,
+    pub filter: Option<EventFilter>,
 }
 
 /// How a new webhook is signed and what it sends besides.
@@ -70,6 +78,7 @@ pub struct WebhookChanges {
 pub struct WebhookOptions {
     pub signing: Signing,
     pub headers: Vec<CustomHeader>,
+    pub filter: EventFilter,
 }
 
 impl Default for WebhookOptions {
@@ -77,7 +86,15 @@ impl Default for WebhookOptions {
         Self {
             signing: Signing::Biotz,
             headers: Vec::new(),
+            filter: EventFilter::default(),
         }
+    }
+}
+
+impl Webhook {
+    /// Which events it receives.
+    pub fn filter(&self) -> EventFilter {
+        EventFilter::stored(self.event_types.clone(), self.min_severity.as_deref())
     }
 }
 
@@ -127,6 +144,8 @@ impl Store {
             enabled: true,
             signing,
             header_names: HeaderNames::of(&options.headers),
+            event_types: options.filter.event_types.clone(),
+            min_severity: options.filter.min_severity.map(|s| s.as_str().to_owned()),
             disabled_reason: None,
             disabled_at: None,
             failing_since: None,
@@ -142,8 +161,9 @@ impl Store {
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, signing, header_names, headers_sealed, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, TRUE, $7, $8, $9, $6, $6)",
+                "INSERT INTO webhooks (id, org_id, name, name_key, url, enabled, signing, header_names, headers_sealed,
+                                       event_types, min_severity, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $7, $8, $9, $10, $11, $6, $6)",
             )
             .bind(&webhook.id)
             .bind(org)
@@ -154,6 +174,8 @@ impl Store {
             .bind(signing.as_str())
             .bind(webhook.header_names.stored())
             .bind(&headers_sealed)
+            .bind(webhook.event_types.stored())
+            .bind(webhook.min_severity.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?;
@@ -256,6 +278,8 @@ impl Store {
                     signing = COALESCE($9, signing),
                     header_names = CASE WHEN $10 THEN $11 ELSE header_names END,
                     headers_sealed = CASE WHEN $10 THEN $12 ELSE headers_sealed END,
+                    event_types = CASE WHEN $13 THEN $14 ELSE event_types END,
+                    min_severity = CASE WHEN $13 THEN $15 ELSE min_severity END,
                     updated_at = $8
                  WHERE org_id = $1 AND id = $2",
             )
@@ -271,6 +295,9 @@ impl Store {
             .bind(headers.is_some())
             .bind(header_names)
             .bind(headers_sealed.flatten())
+            .bind(changes.filter.is_some())
+            .bind(changes.filter.as_ref().map(|f| f.event_types.stored()))
+            .bind(changes.filter.as_ref().and_then(|f| f.min_severity).map(|s| s.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", NAME_TAKEN))?

@@ -44,8 +44,13 @@ async fn a_webhook_can_be_made_with_the_keyboard_alone() {
     browser.type_keys("https://example.com/biotz").await;
     browser.type_keys(&tab).await;
     assert_eq!(browser.focused().await, "#signing");
-    // Past the custom header rows (two blank ones: a name and a value each) to Save.
+    // Past the event filters and the custom header rows (two blank ones: a name and a value
+    // each) to Save.
     for field in [
+        "#event-type-1",
+        "#event-type-2",
+        "#event-type-3",
+        "#min_severity",
         "#header-name-1",
         "#header-value-1",
         "#header-name-2",

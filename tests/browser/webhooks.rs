@@ -162,7 +162,7 @@ async fn an_http_callback_url_is_refused_beside_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_signing_scheme_and_custom_headers_are_set_in_the_form_and_shown_on_the_page() {
+async fn signing_filters_and_custom_headers_are_set_in_the_form_and_shown_on_the_page() {
     let Some(scene) = Scene::signed_in("signing_scheme").await else {
         return;
     };
@@ -179,6 +179,10 @@ async fn the_signing_scheme_and_custom_headers_are_set_in_the_form_and_shown_on_
             "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
         )
         .await;
+    browser
+        .click("input[name=event_types][value='alarm.raised']")
+        .await;
+    browser.choose("#min_severity", "critical and above").await;
     browser.fill("#header-name-1", "X-Api-Key").await;
     browser.fill("#header-value-1", "k-browser-secret").await;
     browser.press("Save").await;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::ListQuery;
 use crate::domain::custom_header::{HeaderInput, check_headers};
+use crate::domain::event_filter::EventFilter;
 use crate::domain::time::{parse_instant, rfc3339};
 use crate::domain::webhook::{self, CallbackUrl, Signing, WebhookName, parse_overlap_secs};
 use crate::domain::{FieldErrors, WebhookId};
@@ -96,6 +97,8 @@ struct NewWebhook {
     url: String,
     signing: Option<String>,
     headers: Option<Vec<HeaderInput>>,
+    event_types: Option<Vec<String>>,
+    min_severity: Option<String>,
 }
 
 async fn create(
@@ -105,15 +108,24 @@ async fn create(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let checked = webhook::check_fields(&body.name, &body.url, body.signing.as_deref());
     let headers = check_headers(body.headers.as_deref().unwrap_or_default(), &[]);
-    let ((name, url, signing), headers) = match (checked, headers) {
-        (Ok(fields), Ok(headers)) => (fields, headers),
-        (fields, headers) => {
+    let filter = EventFilter::parse(
+        body.event_types.as_deref().unwrap_or_default(),
+        body.min_severity.as_deref(),
+    );
+    let ((name, url, signing), headers, filter) = match (checked, headers, filter) {
+        (Ok(fields), Ok(headers), Ok(filter)) => (fields, headers, filter),
+        (fields, headers, filter) => {
             let mut errors = fields.err().unwrap_or_default();
             errors.extend(headers.err().unwrap_or_default());
+            errors.extend(filter.err().unwrap_or_default());
             return Err(AppError::Validation(errors));
         }
     };
-    let options = WebhookOptions { signing, headers };
+    let options = WebhookOptions {
+        signing,
+        headers,
+        filter,
+    };
     let (webhook, secret) = state
         .store
         .create_webhook_with(&caller.org, &name, &url, &options)
@@ -154,6 +166,15 @@ struct Changes {
     signing: Option<String>,
     /// The whole new list; a header without `value` keeps its saved value.
     headers: Option<Vec<HeaderInput>>,
+    event_types: Option<Vec<String>>,
+    /// A severity name, or null (or "") for every severity.
+    #[serde(default, deserialize_with = "present")]
+    min_severity: Option<Option<String>>,
+}
+
+/// A field that may be sent as null: `Some(None)` then, `None` when left out.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn update(
@@ -163,7 +184,7 @@ async fn update(
     ApiJson(body): ApiJson<Changes>,
 ) -> AppResult<Json<Webhook>> {
     // 404 before 422: a foreign id must not learn which of its fields would be valid.
-    state.store.webhook(&caller.org, &id).await?;
+    let current = state.store.webhook(&caller.org, &id).await?;
     let mut errors = FieldErrors::new();
     let changes = WebhookChanges {
         name: body
@@ -177,8 +198,21 @@ async fn update(
             .signing
             .and_then(|s| errors.check("signing", Signing::parse(&s))),
         headers: None,
+        filter: None,
     };
     let mut changes = changes;
+    if body.event_types.is_some() || body.min_severity.is_some() {
+        let saved = current.filter();
+        let types = body.event_types.unwrap_or(saved.event_types.0);
+        let severity = match body.min_severity {
+            Some(given) => given,
+            None => saved.min_severity.map(|s| s.as_str().to_owned()),
+        };
+        match EventFilter::parse(&types, severity.as_deref()) {
+            Ok(filter) => changes.filter = Some(filter),
+            Err(filter_errors) => errors.extend(filter_errors),
+        }
+    }
     if let Some(inputs) = &body.headers {
         let saved = state.store.webhook_headers(&caller.org, &id).await?;
         match check_headers(inputs, &saved) {

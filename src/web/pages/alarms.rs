@@ -120,6 +120,8 @@ struct EventPage {
     layout: Layout,
     event: Event,
     body: String,
+    /// The trigger's webhooks whose filter refused this event, with why.
+    filtered_out: Vec<(String, String)>,
 }
 
 async fn event(
@@ -130,12 +132,14 @@ async fn event(
     let result = async {
         let PathId(id) = id?;
         let event = state.store.event(user.org(), &id).await?;
+        let filtered_out = state.store.filtered_out(user.org(), &id).await?;
         // The body is stored compact, exactly as sent; indented here only for reading.
         let body = serde_json::to_string_pretty(&event.body_json()).unwrap_or_default();
         Ok(render(&EventPage {
             layout: Layout::new(&user, format!("Event {}", event.event_type), "alarms"),
             event,
             body,
+            filtered_out,
         }))
     }
     .await;

@@ -14,7 +14,9 @@ use super::filters;
 use super::sparkline::{self, Sparkline};
 use super::webhook_confirm as confirm;
 use super::{Layout, Pager, page, redirect_with_flash, render, render_with};
+use crate::domain::alarm::Severity;
 use crate::domain::custom_header::{CustomHeader, HeaderInput, MAX_HEADERS, check_headers};
+use crate::domain::event_filter::{EventFilter, FILTERABLE};
 use crate::domain::time::{Millis, now_ms, parse_instant, rfc3339};
 use crate::domain::webhook::{self, CallbackUrl, Signing, WebhookName};
 use crate::domain::{FieldErrors, WebhookId};
@@ -244,6 +246,14 @@ impl FormPage {
     fn schemes(&self) -> [Signing; 2] {
         Signing::ALL
     }
+
+    fn filterable(&self) -> [&'static str; 3] {
+        FILTERABLE
+    }
+
+    fn severities(&self) -> [Severity; 3] {
+        Severity::ALL
+    }
 }
 
 /// The rows as typed (or as saved), each with its errors, then blank rows to add more.
@@ -283,8 +293,21 @@ async fn new(AdminPage(user): AdminPage) -> Response {
         headers_shown: None,
         header_name: Vec::new(),
         header_value: Vec::new(),
+        filters_shown: None,
+        event_types: Vec::new(),
+        min_severity: String::new(),
     };
     render(&FormPage::new_webhook(&user, values, FieldErrors::new()))
+}
+
+/// The form's fields, checked; the headers and the filter are `None` when the post did not
+/// show them.
+struct Checked {
+    name: WebhookName,
+    url: CallbackUrl,
+    signing: Signing,
+    headers: Option<Vec<CustomHeader>>,
+    filter: Option<EventFilter>,
 }
 
 /// The webhook form, as posted or as shown again.
@@ -303,30 +326,47 @@ struct WebhookForm {
     header_name: Vec<String>,
     #[serde(default)]
     header_value: Vec<String>,
+    /// Set by the form that shows the filters: a post without it leaves them alone.
+    filters_shown: Option<String>,
+    /// The event types ticked; none ticked is every type.
+    #[serde(default)]
+    event_types: Vec<String>,
+    #[serde(default)]
+    min_severity: String,
 }
 
 impl WebhookForm {
-    /// The checked fields, or every field's error at once; the headers are `None` when the
-    /// post did not show them.
-    #[allow(clippy::type_complexity)]
-    fn check(
-        &self,
-        saved: &[CustomHeader],
-    ) -> Result<(WebhookName, CallbackUrl, Signing, Option<Vec<CustomHeader>>), FieldErrors> {
+    /// The checked fields, or every field's error at once.
+    fn check(&self, saved: &[CustomHeader]) -> Result<Checked, FieldErrors> {
         let signing = Some(self.signing.as_str()).filter(|s| !s.is_empty());
         let fields = webhook::check_fields(&self.name, &self.url, signing);
         let headers = self
             .headers_shown
             .as_ref()
             .map(|_| self.check_headers(saved));
-        match (fields, headers.transpose()) {
-            (Ok((name, url, signing)), Ok(headers)) => Ok((name, url, signing, headers)),
-            (fields, headers) => {
+        let filter = self
+            .filters_shown
+            .as_ref()
+            .map(|_| EventFilter::parse(&self.event_types, Some(&self.min_severity)));
+        match (fields, headers.transpose(), filter.transpose()) {
+            (Ok((name, url, signing)), Ok(headers), Ok(filter)) => Ok(Checked {
+                name,
+                url,
+                signing,
+                headers,
+                filter,
+            }),
+            (fields, headers, filter) => {
                 let mut errors = fields.err().unwrap_or_default();
                 errors.extend(headers.err().unwrap_or_default());
+                errors.extend(filter.err().unwrap_or_default());
                 Err(errors)
             }
         }
+    }
+
+    fn ticked(&self, event_type: &str) -> bool {
+        self.event_types.iter().any(|t| t == event_type)
     }
 
     /// The rows in use as the API's inputs, with their errors named after their rows.
@@ -378,17 +418,18 @@ async fn create(
             &FormPage::new_webhook(&user, form.clone(), errors),
         )
     };
-    let (name, url, signing, headers) = match form.check(&[]) {
+    let checked = match form.check(&[]) {
         Ok(checked) => checked,
         Err(errors) => return invalid(errors),
     };
     let options = WebhookOptions {
-        signing,
-        headers: headers.unwrap_or_default(),
+        signing: checked.signing,
+        headers: checked.headers.unwrap_or_default(),
+        filter: checked.filter.unwrap_or_default(),
     };
     let created = state
         .store
-        .create_webhook_with(user.org(), &name, &url, &options)
+        .create_webhook_with(user.org(), &checked.name, &checked.url, &options)
         .await;
     match created {
         Ok((webhook, _)) => {
@@ -495,6 +536,9 @@ async fn edit(
             headers_shown: None,
             header_value: vec![String::new(); saved.len()],
             header_name: saved.clone(),
+            filters_shown: None,
+            event_types: webhook.event_types.0,
+            min_severity: webhook.min_severity.unwrap_or_default(),
         };
         Ok(render(&FormPage::edit(
             &user,
@@ -524,16 +568,17 @@ async fn update(
                 &FormPage::edit(&user, &id, form.clone(), &saved_names, errors),
             )
         };
-        let (name, url, signing, headers) = match form.check(&saved) {
+        let checked = match form.check(&saved) {
             Ok(checked) => checked,
             Err(errors) => return Ok(invalid(errors)),
         };
         let changes = WebhookChanges {
-            name: Some(name),
-            url: Some(url),
+            name: Some(checked.name),
+            url: Some(checked.url),
             enabled: None,
-            signing: (!form.signing.is_empty()).then_some(signing),
-            headers,
+            signing: (!form.signing.is_empty()).then_some(checked.signing),
+            headers: checked.headers,
+            filter: checked.filter,
         };
         match state.store.update_webhook(user.org(), &id, &changes).await {
             Ok(_) => Ok(redirect_with_flash(
