@@ -110,6 +110,15 @@ impl Store {
             }
         };
         let (raised, pending) = on_db!(self, pool => {
+            // At rest nothing is due: one read of the index, and no write transaction (which
+            // on SQLite would take the writer lock every tick).
+            let any: Option<i64> = sqlx::query_scalar("SELECT due_at FROM offline_watches WHERE due_at <= $1 LIMIT 1")
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
+            if any.is_none() {
+                return Ok(0);
+            }
             let mut tx = pool.begin_write().await?;
             let due: Vec<DueWatch> = sqlx::query_as(claim)
                 .bind(now)
