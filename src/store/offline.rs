@@ -110,13 +110,15 @@ impl Store {
             }
         };
         let (raised, pending) = on_db!(self, pool => {
-            // At rest nothing is due: one read of the index, and no write transaction (which
-            // on SQLite would take the writer lock every tick).
-            let any: Option<i64> = sqlx::query_scalar("SELECT due_at FROM offline_watches WHERE due_at <= $1 LIMIT 1")
-                .bind(now)
-                .fetch_optional(pool)
-                .await?;
-            if any.is_none() {
+            // At rest nothing is due: one read of the index's first entry (written to match the
+            // partial index exactly, so no planner estimate can turn it into a scan), and no
+            // write transaction, which on SQLite would take the writer lock every tick.
+            let next: Option<i64> = sqlx::query_scalar(
+                "SELECT due_at FROM offline_watches WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?;
+            if next.is_none_or(|due| due > now) {
                 return Ok(0);
             }
             let mut tx = pool.begin_write().await?;
