@@ -3,7 +3,9 @@
 //! every second, two triggers, and a webhook to a receiver built into the process, which
 //! verifies every delivery's signature and logs it. A second webhook, on the "Door open"
 //! trigger, points at a path where that receiver always answers 503, so the Overview shows a
-//! failing endpoint retrying beside the healthy one.
+//! failing endpoint retrying beside the healthy one. A "Cellar" device type has a device-offline
+//! trigger and one sensor that keeps going silent, so an offline alarm is raised by its timer
+//! and cleared when the sensor is back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,10 +139,12 @@ impl DemoReceiver {
         let healthy = demo_webhook(store, &org, "Demo receiver", &self.url).await?;
         let failing = demo_webhook(store, &org, "Demo receiver (down)", &self.failing_url).await?;
         let tokens = seed_devices(store, &org, &healthy, &failing).await?;
+        let cellar = seed_cellar(store, &org, &healthy).await?;
         let _ = self.target.set((store.clone(), org, healthy));
         for (i, token) in tokens.into_iter().enumerate() {
             tokio::spawn(simulate(format!("{app_url}/api/v1/ingest"), token, i));
         }
+        tokio::spawn(simulate_flaky(format!("{app_url}/api/v1/ingest"), cellar));
         Ok(password)
     }
 }
@@ -250,6 +254,87 @@ async fn seed_devices(
         tokens.push(token);
     }
     Ok(tokens)
+}
+
+/// How long the cellar sensor sends, then stays silent, in each cycle (seconds); its trigger
+/// raises after `CELLAR_SILENT_FOR` of silence, and the next message clears it.
+const CELLAR_SENDS: u64 = 5;
+const CELLAR_SILENT: u64 = 25;
+const CELLAR_SILENT_FOR: i64 = 10;
+
+/// The "Cellar" device type with its "Cellar device offline" trigger and one sensor; returns
+/// the sensor's fresh ingest token.
+async fn seed_cellar(store: &Store, org: &OrgId, webhook: &WebhookId) -> anyhow::Result<String> {
+    let failed = |e: crate::error::Error| anyhow::anyhow!("seeding the demo: {e}");
+    let existing = store.list_device_types(org, &Page::first(50)).await?;
+    let device_type = match existing.data.into_iter().find(|t| t.name == "Cellar") {
+        Some(device_type) => device_type,
+        None => {
+            let input: setup::DeviceTypeInput = serde_json::from_value(json!({
+                "name": "Cellar",
+                "description": "A sensor that keeps dropping off the network (biotz serve --demo)",
+                "message_types": [{ "name": "telemetry", "schema": {
+                    "type": "object",
+                    "properties": { "humidity": { "type": "number", "description": "%" } },
+                    "required": ["humidity"]
+                } }]
+            }))?;
+            let device_type = setup::create_device_type(store, org, &input)
+                .await
+                .map_err(failed)?;
+            let trigger: setup::TriggerInput = serde_json::from_value(json!({
+                "name": "Cellar device offline", "kind": "no_data",
+                "silent_for_seconds": CELLAR_SILENT_FOR, "severity": "warning",
+                "webhook_ids": [webhook.to_string()],
+            }))?;
+            setup::create_trigger(store, org, &device_type.id, &trigger)
+                .await
+                .map_err(failed)?;
+            device_type
+        }
+    };
+    let listed = store
+        .list_devices(org, Some(&device_type.id), &Page::first(10))
+        .await?;
+    let name = "Cellar sensor";
+    Ok(match listed.data.iter().find(|d| d.name == name) {
+        Some(device) => devices::regenerate_token(store, org, &device.id)
+            .await
+            .map_err(failed)?,
+        None => {
+            devices::create_device(store, org, name, device_type.id.as_str())
+                .await
+                .map_err(failed)?
+                .1
+        }
+    })
+}
+
+/// The cellar sensor: a message a second for `CELLAR_SENDS` seconds, then silence.
+async fn simulate_flaky(url: String, token: String) {
+    let client = reqwest::Client::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut step: u64 = 0;
+    loop {
+        tick.tick().await;
+        step += 1;
+        if step % (CELLAR_SENDS + CELLAR_SILENT) >= CELLAR_SENDS {
+            continue;
+        }
+        let message = json!({
+            "message_type": "telemetry",
+            "payload": { "humidity": 70 + step % 7 }
+        });
+        if let Err(error) = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&message)
+            .send()
+            .await
+        {
+            tracing::warn!(%error, "the simulated cellar sensor could not send");
+        }
+    }
 }
 
 /// One device: a message a second, its temperature a slow wave that crosses the 4 °C threshold

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::alarm::Severity;
+use crate::domain::alarm::{Severity, TriggerKind, parse_silent_for};
 use crate::domain::condition::Condition;
 use crate::domain::device::{
     parse_description, parse_device_type_name, parse_message_type_name, parse_schema,
@@ -113,17 +113,22 @@ pub async fn update_device_type(
     {
         let triggers = store.list_triggers(org, id).await?;
         for trigger in &triggers {
-            match wanted.iter().position(|m| m.name == trigger.message_type) {
+            let Some(message_type) = &trigger.message_type else {
+                continue;
+            };
+            match wanted.iter().position(|m| &m.name == message_type) {
                 None => errors.add(
                     "message_types",
                     format!(
                         "The message type {} is used by the alarm trigger “{}”; keep it, or delete or change that trigger first.",
-                        trigger.message_type, trigger.name
+                        message_type, trigger.name
                     ),
                 ),
                 Some(i) => {
                     let mut problems = FieldErrors::new();
-                    trigger.condition.check_against_schema("condition", &wanted[i].schema, &mut problems);
+                    if let Some(condition) = &trigger.condition {
+                        condition.check_against_schema("condition", &wanted[i].schema, &mut problems);
+                    }
                     if let Some(clear) = &trigger.clear_condition {
                         clear.check_against_schema("clear_condition", &wanted[i].schema, &mut problems);
                     }
@@ -156,12 +161,17 @@ pub async fn update_device_type(
 #[serde(deny_unknown_fields)]
 pub struct TriggerInput {
     pub name: Option<String>,
-    pub message_type: Option<String>,
+    /// `threshold` (the default) or `no_data`; fixed once the trigger exists.
+    pub kind: Option<String>,
+    /// For `no_data`: `null` (or absent on create) counts every message type.
+    #[serde(default, deserialize_with = "present")]
+    pub message_type: Option<Value>,
     pub condition: Option<Value>,
     /// `null` removes the clear condition; absent leaves it as it is.
     #[serde(default, deserialize_with = "present")]
     pub clear_condition: Option<Value>,
     pub for_seconds: Option<Value>,
+    pub silent_for_seconds: Option<Value>,
     pub severity: Option<String>,
     pub enabled: Option<bool>,
     pub webhook_ids: Option<Vec<String>>,
@@ -199,10 +209,32 @@ async fn check_trigger(
         (None, Some(current)) => Some(current.name.clone()),
         (None, None) => errors.check("name", Err("Enter a name for the alarm trigger.".into())),
     };
-    let message_type_name = input
-        .message_type
-        .clone()
-        .or_else(|| current.map(|c| c.message_type.clone()));
+    let kind = match (&input.kind, current) {
+        (Some(kind), Some(current)) => match TriggerKind::parse(kind) {
+            Ok(kind) if kind == current.kind => Some(kind),
+            Ok(_) => errors.check("kind", Err("A trigger's kind cannot change; create a new trigger of the other kind and delete this one.".to_owned())),
+            Err(message) => errors.check("kind", Err(message)),
+        },
+        (Some(kind), None) => errors.check("kind", TriggerKind::parse(kind)),
+        (None, Some(current)) => Some(current.kind),
+        (None, None) => Some(TriggerKind::Threshold),
+    };
+    let no_data = kind == Some(TriggerKind::NoData);
+    // Outer None: a problem; inner None: no message type (every one counts, for no_data).
+    let message_type_name: Option<Option<String>> = match (&input.message_type, current) {
+        (Some(Value::String(name)), _) if !(no_data && name.trim().is_empty()) => {
+            Some(Some(name.trim().to_owned()))
+        }
+        (Some(Value::String(_) | Value::Null), _) if no_data => Some(None),
+        (Some(Value::Null), _) => None,
+        (Some(_), _) => {
+            errors.add("message_type", "Give the message type's name as a string.");
+            Some(None)
+        }
+        (None, Some(current)) => Some(current.message_type.clone()),
+        (None, None) if no_data => Some(None),
+        (None, None) => None,
+    };
     let message_type = match message_type_name {
         None => {
             errors.add(
@@ -211,11 +243,9 @@ async fn check_trigger(
             );
             None
         }
-        Some(name) => {
-            let found = device_type
-                .message_types
-                .iter()
-                .find(|m| m.name == name.trim());
+        Some(None) => Some(None),
+        Some(Some(name)) => {
+            let found = device_type.message_types.iter().find(|m| m.name == name);
             if found.is_none() {
                 let known: Vec<&str> = device_type
                     .message_types
@@ -230,13 +260,69 @@ async fn check_trigger(
                         format!("The device type {} has no message type {name}; it has: {}.", device_type.name, known.join(", "))
                     },
                 );
+                None
+            } else {
+                Some(found)
             }
-            found
         }
     };
+    let enabled = input.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
+    let severity = match (&input.severity, current) {
+        (Some(severity), _) => errors.check("severity", Severity::parse(severity)),
+        (None, Some(current)) => Some(current.severity),
+        (None, None) => Some(Severity::Warning),
+    };
+    if no_data {
+        for (field, given) in [
+            ("condition", input.condition.is_some()),
+            (
+                "clear_condition",
+                matches!(&input.clear_condition, Some(v) if !v.is_null()),
+            ),
+            (
+                "for_seconds",
+                matches!(&input.for_seconds, Some(v) if v.as_i64() != Some(0)),
+            ),
+        ] {
+            if given {
+                errors.add(field, "A no_data trigger has no condition: it is raised when the device sends nothing for silent_for_seconds. Leave this out.");
+            }
+        }
+        let silent_for_seconds = match (&input.silent_for_seconds, current) {
+            (Some(value), _) => errors.check("silent_for_seconds", parse_silent_for(value)),
+            (None, Some(current)) => current.silent_for_seconds,
+            (None, None) => errors.check(
+                "silent_for_seconds",
+                Err("Give how long a device may stay silent, in seconds (at least 10).".to_owned()),
+            ),
+        };
+        return match (name, message_type, silent_for_seconds, severity) {
+            (Some(name), Some(message_type), Some(silent), Some(severity)) if errors.is_empty() => {
+                Ok(TriggerFields {
+                    name,
+                    kind: TriggerKind::NoData,
+                    message_type_id: message_type.map(|m| m.id.clone()),
+                    condition: None,
+                    clear_condition: None,
+                    for_seconds: 0,
+                    silent_for_seconds: Some(silent),
+                    severity,
+                    enabled,
+                })
+            }
+            _ => Err(errors.into()),
+        };
+    }
+    if input.silent_for_seconds.is_some() {
+        errors.add(
+            "silent_for_seconds",
+            "Only a no_data trigger waits for silence; set kind to no_data, or leave this out.",
+        );
+    }
+    let message_type = message_type.flatten();
     let condition = match (&input.condition, current) {
         (Some(input), _) => Condition::parse(input, "condition", &mut errors),
-        (None, Some(current)) => Some(current.condition.clone()),
+        (None, Some(current)) => current.condition.clone(),
         (None, None) => {
             errors.add("condition", "Give the condition as {\"field\": \"/temperature\", \"op\": \">\", \"value\": 80}.");
             None
@@ -262,12 +348,6 @@ async fn check_trigger(
         (None, Some(current)) => Some(current.for_seconds),
         (None, None) => Some(0),
     };
-    let severity = match (&input.severity, current) {
-        (Some(severity), _) => errors.check("severity", Severity::parse(severity)),
-        (None, Some(current)) => Some(current.severity),
-        (None, None) => Some(Severity::Warning),
-    };
-    let enabled = input.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
     match (
         name,
         message_type,
@@ -285,10 +365,12 @@ async fn check_trigger(
             Some(severity),
         ) if errors.is_empty() => Ok(TriggerFields {
             name,
-            message_type_id: message_type.id.clone(),
-            condition,
+            kind: TriggerKind::Threshold,
+            message_type_id: Some(message_type.id.clone()),
+            condition: Some(condition),
             clear_condition,
             for_seconds,
+            silent_for_seconds: None,
             severity,
             enabled,
         }),
@@ -374,6 +456,9 @@ pub async fn create_trigger(
         None => None,
     };
     let trigger = store.create_trigger(org, device_type, &fields).await?;
+    if trigger.kind == TriggerKind::NoData {
+        store.sync_offline_watches(org, &trigger.id).await?;
+    }
     match webhooks {
         Some(ids) => {
             write_webhooks(store, org, &trigger.id, &ids).await?;
@@ -399,6 +484,14 @@ pub async fn update_trigger(
     if fields.condition != current.condition || fields.for_seconds != current.for_seconds {
         // A clock started under the old rule is not evidence for the new one.
         store.stop_trigger_timers(org, id).await?;
+    }
+    if fields.kind == TriggerKind::NoData
+        && (fields.silent_for_seconds != current.silent_for_seconds
+            || fields.message_type_id != current.message_type_id
+            || fields.enabled != current.enabled)
+    {
+        // What a device must send, or for how long, changed: every device counts from now.
+        store.sync_offline_watches(org, id).await?;
     }
     if let Some(ids) = webhooks {
         write_webhooks(store, org, id, &ids).await?;

@@ -101,6 +101,48 @@ impl Severity {
     }
 }
 
+/// What raises a trigger's alarm: a condition on a message, or a device's silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    Threshold,
+    NoData,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Threshold => "threshold",
+            TriggerKind::NoData => "no_data",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "threshold" => Ok(TriggerKind::Threshold),
+            "no_data" => Ok(TriggerKind::NoData),
+            _ => Err(format!(
+                "Use threshold (a condition on a message) or no_data (the device goes silent); got '{text}'."
+            )),
+        }
+    }
+}
+
+/// The shortest and longest silence a `no_data` trigger waits for: 10 seconds to 30 days.
+pub const SILENT_FOR_SECONDS: std::ops::RangeInclusive<i64> = 10..=30 * 86_400;
+
+/// How long a device must stay silent before a `no_data` trigger raises its alarm.
+pub fn parse_silent_for(value: &Value) -> Result<i64, String> {
+    match value.as_i64() {
+        Some(seconds) if SILENT_FOR_SECONDS.contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "Give a whole number of seconds from {} to {} (30 days).",
+            SILENT_FOR_SECONDS.start(),
+            SILENT_FOR_SECONDS.end()
+        )),
+    }
+}
+
 /// A comparison of one field of a message: `payload[field] op value`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {

@@ -22,6 +22,8 @@ pub struct AlarmEvent<'a> {
     pub trigger_id: &'a TriggerId,
     pub trigger_name: &'a str,
     pub condition: Value,
+    /// Set for a `no_data` trigger: the silence that raises it.
+    pub silent_for_seconds: Option<i64>,
     pub device_type_id: &'a DeviceTypeId,
     pub device_type_name: &'a str,
     pub device_id: &'a DeviceId,
@@ -43,6 +45,15 @@ impl AlarmEvent<'_> {
 
     /// The compact JSON body, fields in the SPEC's order.
     pub fn body(&self) -> Vec<u8> {
+        let mut trigger = json!({
+            "id": self.trigger_id,
+            "name": self.trigger_name,
+            "condition": self.condition,
+        });
+        if let Some(seconds) = self.silent_for_seconds {
+            trigger["kind"] = json!("no_data");
+            trigger["silent_for_seconds"] = json!(seconds);
+        }
         let envelope = json!({
             "id": self.event_id,
             "type": self.event_type(),
@@ -55,11 +66,7 @@ impl AlarmEvent<'_> {
                     "raised_at": rfc3339(self.raised_at),
                     "cleared_at": self.cleared_at.map(rfc3339),
                 },
-                "trigger": {
-                    "id": self.trigger_id,
-                    "name": self.trigger_name,
-                    "condition": self.condition,
-                },
+                "trigger": trigger,
                 "device_type": { "id": self.device_type_id, "name": self.device_type_name },
                 "device": { "id": self.device_id, "name": self.device_name },
                 "message": {
@@ -121,6 +128,7 @@ mod tests {
             trigger_id: &trigger_id,
             trigger_name: "Too hot",
             condition: json!({ "field": "/temperature", "op": ">", "value": 80 }),
+            silent_for_seconds: None,
             device_type_id: &device_type_id,
             device_type_name: "Freezer",
             device_id: &device_id,

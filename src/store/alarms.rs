@@ -11,12 +11,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::idempotency::{ClaimKeys, KeyClaim};
+use super::offline::push_watches_sql;
 use super::timers::{START_TIMER, STOP_TIMER};
 use super::triggers::{TRIGGER_SELECT, TriggerRow};
 use super::{
     Claimed, Delivery, LeaseOffer, Page, Paged, Store, StoreError, StoreResult, WritePool, on_db,
     placeholders,
 };
+use crate::domain::alarm::TriggerKind;
 use crate::domain::condition::{Rule, TimerStep};
 use crate::domain::event::AlarmEvent;
 use crate::domain::event_filter::{EventFilter, EventTypes};
@@ -38,6 +40,10 @@ pub struct NewMessage<'a> {
     /// The device's own id for the message, if it sent one.
     pub key: Option<&'a MessageKey>,
 }
+
+/// The enabled triggers a (device type, message type) is checked against, each with its rule:
+/// None for a no_data trigger, which a message only clears.
+type TriggersByType = HashMap<(DeviceTypeId, MessageTypeId), Vec<(TriggerRow, Option<Rule>)>>;
 
 /// Messages per multi-row INSERT (5 parameters each).
 const MESSAGES_PER_INSERT: usize = 500;
@@ -220,12 +226,13 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
 
-            let mut triggers: HashMap<(DeviceTypeId, MessageTypeId), Vec<(TriggerRow, Rule)>> = HashMap::new();
+            let mut triggers: TriggersByType = HashMap::new();
             for (message, _) in &accepted {
                 let key = (message.device.device_type_id.clone(), message.message_type.id.clone());
                 if let std::collections::hash_map::Entry::Vacant(entry) = triggers.entry(key) {
                     let rows: Vec<TriggerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "{TRIGGER_SELECT} WHERE t.org_id = $1 AND t.device_type_id = $2 AND t.message_type_id = $3
+                        "{TRIGGER_SELECT} WHERE t.org_id = $1 AND t.device_type_id = $2
+                         AND (t.message_type_id = $3 OR (t.kind = 'no_data' AND t.message_type_id IS NULL))
                          AND t.enabled ORDER BY t.id"
                     )))
                     .bind(&message.device.org_id)
@@ -233,8 +240,37 @@ impl Store {
                     .bind(&message.message_type.id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    entry.insert(rows.into_iter().map(|row| { let rule = row.rule(); (row, rule) }).collect());
+                    entry.insert(rows.into_iter().map(|row| {
+                        let rule = (row.kind() == TriggerKind::Threshold).then(|| row.rule());
+                        (row, rule)
+                    }).collect());
                 }
+            }
+            // The offline watches these messages count for move on, before the alarms are read:
+            // on PostgreSQL the rows stay locked until commit, so a poller skips them, and one
+            // it fired first is seen raised here and cleared.
+            let counted: Vec<String> = {
+                let mut pairs: Vec<String> = Vec::new();
+                for (message, _) in &accepted {
+                    let key = (message.device.device_type_id.clone(), message.message_type.id.clone());
+                    if triggers[&key].iter().any(|(_, rule)| rule.is_none()) {
+                        let pair = format!("{}/{}", message.device.id, message.message_type.id);
+                        if !pairs.contains(&pair) {
+                            pairs.push(pair);
+                        }
+                    }
+                }
+                pairs
+            };
+            if !counted.is_empty() {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(push_watches_sql(devices.len(), counted.len()))).bind(now);
+                for device in &devices {
+                    query = query.bind(*device);
+                }
+                for pair in &counted {
+                    query = query.bind(pair);
+                }
+                query.execute(&mut *tx).await?;
             }
             // Whether each (device, trigger) alarm is raised now; missing means never raised.
             let mut raised: HashMap<(DeviceId, TriggerId), bool> = HashMap::new();
@@ -266,9 +302,14 @@ impl Store {
                 let mut events = Vec::new();
                 for (trigger, rule) in &triggers[&key] {
                     let state = raised.entry((device.id.clone(), trigger.id.clone())).or_insert(false);
-                    let (change, timer) = rule.step(*state, payload);
+                    let (change, timer) = match rule {
+                        Some(rule) => rule.step(*state, payload),
+                        // A no_data trigger's alarm clears on the device's next message.
+                        None => ((*state).then_some(false), TimerStep::Keep),
+                    };
                     if timer != TimerStep::Keep {
-                        timer_steps.push((&device.org_id, &device.id, &trigger.id, timer, message_id, rule.for_seconds));
+                        let for_seconds = rule.as_ref().map_or(0, |rule| rule.for_seconds);
+                        timer_steps.push((&device.org_id, &device.id, &trigger.id, timer, message_id, for_seconds));
                     }
                     let Some(hot) = change else { continue };
                     *state = hot;
@@ -317,7 +358,8 @@ impl Store {
                         cleared_at: transition.cleared_at,
                         trigger_id: &trigger.id,
                         trigger_name: &trigger.name,
-                        condition: serde_json::to_value(&rule.condition).unwrap_or(Value::Null),
+                        condition: rule.as_ref().map_or(Value::Null, |rule| serde_json::to_value(&rule.condition).unwrap_or(Value::Null)),
+                        silent_for_seconds: trigger.silent_for_seconds,
                         device_type_id: &device.device_type_id,
                         device_type_name: &device.device_type_name,
                         device_id: &device.id,

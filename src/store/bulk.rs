@@ -1,10 +1,10 @@
-//! Many deliveries at once, for load tests and the benchmark: synthetic `webhook.test` events
-//! queued to the given webhooks, written in large multi-row inserts.
+//! Many rows at once, for load tests and the benchmark: synthetic `webhook.test` events queued
+//! to the given webhooks, and fleets of devices, written in large multi-row inserts.
 
-use super::{Store, StoreResult, WritePool, on_db};
+use super::{Store, StoreResult, WritePool, on_db, placeholders, token_hash};
 use crate::domain::event::{WEBHOOK_TEST, test_event_body};
 use crate::domain::time::{Millis, now_ms};
-use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
+use crate::domain::{DeliveryId, DeviceId, DeviceTypeId, EventId, OrgId, WebhookId, random};
 
 /// Rows per INSERT statement (SQLite allows 32766 parameters; at most 8 per row here).
 const ROWS_PER_INSERT: usize = 500;
@@ -54,6 +54,57 @@ impl Store {
         }
         self.wake_dispatcher();
         Ok(())
+    }
+
+    /// Creates `count` devices of a type, named `{prefix} {i}`, with ingest tokens nobody
+    /// keeps (they never send), and their offline watches like any new device's. Returns their
+    /// ids in order.
+    pub async fn create_devices_synthetic(
+        &self,
+        org: &OrgId,
+        device_type: &DeviceTypeId,
+        prefix: &str,
+        count: usize,
+    ) -> StoreResult<Vec<DeviceId>> {
+        let now = now_ms();
+        let mut made = Vec::with_capacity(count);
+        let mut start = 0;
+        while start < count {
+            let end = (start + ROWS_PER_INSERT).min(count);
+            let rows: Vec<(DeviceId, String)> = (start..end)
+                .map(|i| (DeviceId::generate(), format!("{prefix} {i}")))
+                .collect();
+            let insert = format!(
+                "INSERT INTO devices (id, org_id, device_type_id, name, name_key, token_hash, token_hint, created_at) VALUES {}",
+                self.params().rows(rows.len(), 8)
+            );
+            let watch = format!(
+                "INSERT INTO offline_watches (device_id, trigger_id, org_id, message_type_id, silent_ms, due_at)
+                 SELECT d.id, t.id, t.org_id, t.message_type_id, t.silent_for_seconds * 1000,
+                        d.created_at + t.silent_for_seconds * 1000
+                 FROM devices d JOIN alarm_triggers t ON t.device_type_id = d.device_type_id
+                 WHERE t.kind = 'no_data' AND t.enabled AND d.id IN ({})",
+                placeholders(1, rows.len())
+            );
+            on_db!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
+                for (id, name) in &rows {
+                    query = query.bind(id).bind(org).bind(device_type).bind(name).bind(name.to_lowercase())
+                        .bind(token_hash(&random::token())).bind("bdt_…").bind(now);
+                }
+                query.execute(&mut *tx).await?;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(watch));
+                for (id, _) in &rows {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *tx).await?;
+                tx.commit().await?;
+            });
+            made.extend(rows.into_iter().map(|(id, _)| id));
+            start = end;
+        }
+        Ok(made)
     }
 
     /// How many deliveries are pending (due, waiting for a retry, or in flight), read from the

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::offline::WATCH_NEW_DEVICE;
 use super::{Page, Paged, Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{DeviceId, DeviceTypeId, MessageId, MessageTypeId, OrgId};
@@ -359,8 +360,10 @@ impl Store {
         token_hint: &str,
     ) -> StoreResult<Device> {
         let id = DeviceId::generate();
+        let now = now_ms();
         let inserted = on_db!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO devices (id, org_id, device_type_id, name, name_key, token_hash, token_hint, created_at)
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS
                    (SELECT 1 FROM device_types WHERE org_id = $2 AND id = $3)",
@@ -372,11 +375,21 @@ impl Store {
             .bind(name.to_lowercase())
             .bind(token_hash)
             .bind(token_hint)
-            .bind(now_ms())
-            .execute(pool)
+            .bind(now)
+            .execute(&mut *tx)
             .await
             .map_err(conflict_on("name", DEVICE_TAKEN))?
-            .rows_affected()
+            .rows_affected();
+            // The type's offline triggers watch it from now (its creation).
+            sqlx::query(WATCH_NEW_DEVICE)
+                .bind(&id)
+                .bind(org)
+                .bind(device_type)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            inserted
         });
         if inserted == 0 {
             // The device type is not in this organization: the caller words the answer.

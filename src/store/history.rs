@@ -24,7 +24,8 @@ pub struct HistoryEntry {
     pub state: String,
     #[serde(serialize_with = "as_rfc3339::serialize")]
     pub at: Millis,
-    /// `message`, `user`, `api_token` or `timer`.
+    /// `message`, `user`, `api_token`, `timer` (a duration) or `offline_timer` (a no_data
+    /// trigger's silence).
     pub cause: String,
     pub message_id: Option<MessageId>,
     pub user_id: Option<UserId>,

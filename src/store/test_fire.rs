@@ -32,30 +32,45 @@ pub struct TestDelivery {
 #[derive(sqlx::FromRow)]
 struct Latest {
     id: String,
+    message_type: String,
     payload: String,
     received_at: Millis,
     device_id: String,
     device_name: String,
 }
 
+/// The trigger as an event tells it; a no_data trigger says what silence raises it.
+fn trigger_json(trigger: &super::Trigger) -> Value {
+    let mut value =
+        json!({ "id": trigger.id, "name": trigger.name, "condition": trigger.condition });
+    if let Some(seconds) = trigger.silent_for_seconds {
+        value["kind"] = json!("no_data");
+        value["silent_for_seconds"] = json!(seconds);
+        value["message_type"] = json!(trigger.message_type);
+    }
+    value
+}
+
 impl Store {
     pub async fn test_fire_trigger(&self, org: &OrgId, id: &TriggerId) -> StoreResult<TestFired> {
         let trigger = self.trigger(org, id).await?;
         let device_type = self.device_type(org, &trigger.device_type_id).await?;
-        let schema = device_type
-            .message_types
-            .iter()
-            .find(|m| m.id == trigger.message_type_id)
-            .map(|m| m.schema.clone())
-            .unwrap_or(Value::Null);
+        let sampled = device_type.message_types.iter().find(|m| {
+            trigger
+                .message_type_id
+                .as_ref()
+                .is_none_or(|id| &m.id == id)
+        });
+        let schema = sampled.map(|m| m.schema.clone()).unwrap_or(Value::Null);
+        let sample_type = sampled.map(|m| m.name.clone());
         let now = now_ms();
         let event_id = EventId::generate();
         let (fired, pending) = on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let latest: Option<Latest> = sqlx::query_as(
-                "SELECT m.id, m.payload, m.received_at, d.id AS device_id, d.name AS device_name
+                "SELECT m.id, m.message_type, m.payload, m.received_at, d.id AS device_id, d.name AS device_name
                  FROM messages m JOIN devices d ON d.id = m.device_id
-                 WHERE d.org_id = $1 AND d.device_type_id = $2 AND m.message_type = $3
+                 WHERE d.org_id = $1 AND d.device_type_id = $2 AND ($3 IS NULL OR m.message_type = $3)
                  ORDER BY m.id DESC LIMIT 1",
             )
             .bind(org)
@@ -69,7 +84,7 @@ impl Store {
                     json!({ "id": m.device_id, "name": m.device_name }),
                     json!({
                         "id": m.id,
-                        "message_type": trigger.message_type,
+                        "message_type": m.message_type,
                         "received_at": rfc3339(m.received_at),
                         "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::Null),
                     }),
@@ -79,7 +94,7 @@ impl Store {
                     json!({ "id": Value::Null, "name": Value::Null }),
                     json!({
                         "id": Value::Null,
-                        "message_type": trigger.message_type,
+                        "message_type": sample_type,
                         "received_at": rfc3339(now),
                         "payload": sample_of(&schema),
                     }),
@@ -98,7 +113,7 @@ impl Store {
                         "raised_at": rfc3339(now),
                         "cleared_at": Value::Null,
                     },
-                    "trigger": { "id": trigger.id, "name": trigger.name, "condition": trigger.condition },
+                    "trigger": trigger_json(&trigger),
                     "device_type": { "id": device_type.id, "name": device_type.name },
                     "device": device,
                     "message": message,

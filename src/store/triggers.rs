@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Store, StoreError, StoreResult, WritePool, conflict_on, found, on_db};
-use crate::domain::alarm::{Comparison, Op, Severity};
+use crate::domain::alarm::{Comparison, Op, Severity, TriggerKind};
 use crate::domain::condition::{Condition, Rule};
 use crate::domain::time::{Millis, as_rfc3339, now_ms};
 use crate::domain::{DeviceTypeId, MessageTypeId, OrgId, TriggerId, WebhookId};
@@ -19,14 +19,20 @@ pub struct Trigger {
     pub org_id: OrgId,
     pub device_type_id: DeviceTypeId,
     pub name: String,
+    pub kind: TriggerKind,
     #[serde(skip)]
-    pub message_type_id: MessageTypeId,
-    pub message_type: String,
-    pub condition: Condition,
+    pub message_type_id: Option<MessageTypeId>,
+    /// The message type the condition reads; for `no_data`, the only type that counts (None:
+    /// every message counts).
+    pub message_type: Option<String>,
+    /// None for `no_data`.
+    pub condition: Option<Condition>,
     /// When set, a raised alarm clears only when this holds (hysteresis).
     pub clear_condition: Option<Condition>,
     /// How long the condition must hold before the alarm is raised.
     pub for_seconds: i64,
+    /// `no_data`: how long a device stays silent before the alarm is raised.
+    pub silent_for_seconds: Option<i64>,
     pub severity: Severity,
     pub enabled: bool,
     pub webhooks: Vec<WebhookRef>,
@@ -34,6 +40,22 @@ pub struct Trigger {
     pub created_at: Millis,
     #[serde(serialize_with = "as_rfc3339::serialize")]
     pub updated_at: Millis,
+}
+
+impl Trigger {
+    /// What raises the alarm, in a few words: the condition, or the silence it waits for.
+    pub fn describe(&self) -> String {
+        match (&self.condition, self.silent_for_seconds) {
+            (Some(condition), _) => condition.describe(),
+            (None, Some(seconds)) => format!("no message for {seconds} s"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The message type as shown: for a no_data trigger with none, every message counts.
+    pub fn message_type_shown(&self) -> &str {
+        self.message_type.as_deref().unwrap_or("any message type")
+    }
 }
 
 /// A webhook as listed on a trigger.
@@ -58,14 +80,16 @@ pub(super) struct TriggerRow {
     pub org_id: OrgId,
     pub device_type_id: DeviceTypeId,
     pub name: String,
-    pub message_type_id: MessageTypeId,
-    pub message_type: String,
+    pub kind: String,
+    pub message_type_id: Option<MessageTypeId>,
+    pub message_type: Option<String>,
     pub field: String,
     pub op: String,
     pub value: String,
     pub condition_json: Option<String>,
     pub clear_condition: Option<String>,
     pub for_seconds: i64,
+    pub silent_for_seconds: Option<i64>,
     pub severity: String,
     pub enabled: bool,
     pub created_at: Millis,
@@ -96,14 +120,21 @@ impl TriggerRow {
         }
     }
 
+    pub(super) fn kind(&self) -> TriggerKind {
+        TriggerKind::parse(&self.kind).unwrap_or(TriggerKind::Threshold)
+    }
+
     pub(super) fn clear_condition(&self) -> Option<Condition> {
         let value = serde_json::from_str(self.clear_condition.as_deref()?).ok()?;
         Condition::from_stored(&value)
     }
 
     fn into_trigger(self, webhooks: Vec<WebhookRef>) -> Trigger {
+        let kind = self.kind();
         Trigger {
-            condition: self.condition(),
+            kind,
+            condition: (kind == TriggerKind::Threshold).then(|| self.condition()),
+            silent_for_seconds: self.silent_for_seconds,
             clear_condition: self.clear_condition(),
             for_seconds: self.for_seconds,
             severity: Severity::parse(&self.severity).unwrap_or(Severity::Warning),
@@ -123,29 +154,45 @@ impl TriggerRow {
 
 pub(super) const TRIGGER_SELECT: &str = "SELECT t.id, t.org_id, t.device_type_id, t.name, t.message_type_id, \
      m.name AS message_type, t.field, t.op, t.value, t.condition AS condition_json, t.clear_condition, \
-     t.for_seconds, t.severity, t.enabled, t.created_at, t.updated_at \
-     FROM alarm_triggers t JOIN message_types m ON m.id = t.message_type_id";
+     t.for_seconds, t.kind, t.silent_for_seconds, t.severity, t.enabled, t.created_at, t.updated_at \
+     FROM alarm_triggers t LEFT JOIN message_types m ON m.id = t.message_type_id";
 
 /// A checked trigger to store.
 #[derive(Debug, Clone)]
 pub struct TriggerFields {
     pub name: String,
-    pub message_type_id: MessageTypeId,
-    pub condition: Condition,
+    pub kind: TriggerKind,
+    pub message_type_id: Option<MessageTypeId>,
+    /// None for `no_data`.
+    pub condition: Option<Condition>,
     pub clear_condition: Option<Condition>,
     pub for_seconds: i64,
+    pub silent_for_seconds: Option<i64>,
     pub severity: Severity,
     pub enabled: bool,
 }
 
 impl TriggerFields {
-    /// The first comparison, for the columns rows before whole conditions were stored use.
-    fn first(&self) -> &Comparison {
-        self.condition.comparisons()[0]
+    /// The first comparison's field, op and value, for the columns rows before whole conditions
+    /// were stored use (NOT NULL: empty for `no_data`).
+    fn first(&self) -> (String, &'static str, String) {
+        match &self.condition {
+            Some(condition) => {
+                let first: &Comparison = condition.comparisons()[0];
+                (
+                    first.field.clone(),
+                    first.op.as_str(),
+                    first.value.to_string(),
+                )
+            }
+            None => (String::new(), "", "null".to_owned()),
+        }
     }
 
-    fn condition_json(&self) -> String {
-        serde_json::to_string(&self.condition).unwrap_or_default()
+    fn condition_json(&self) -> Option<String> {
+        self.condition
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_default())
     }
 
     fn clear_json(&self) -> Option<String> {
@@ -164,13 +211,16 @@ impl Store {
     ) -> StoreResult<Trigger> {
         let id = TriggerId::generate();
         let now = now_ms();
+        let first = fields.first();
         let inserted = on_db!(self, pool => {
             sqlx::query(
                 "INSERT INTO alarm_triggers (id, org_id, device_type_id, message_type_id, name, name_key, field, op,
                                              value, severity, enabled, created_at, updated_at, condition,
-                                             clear_condition, for_seconds)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15 WHERE EXISTS
-                   (SELECT 1 FROM message_types WHERE org_id = $2 AND device_type_id = $3 AND id = $4)",
+                                             clear_condition, for_seconds, kind, silent_for_seconds)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17
+                 WHERE EXISTS (SELECT 1 FROM device_types WHERE org_id = $2 AND id = $3)
+                   AND ($4 IS NULL OR EXISTS
+                     (SELECT 1 FROM message_types WHERE org_id = $2 AND device_type_id = $3 AND id = $4))",
             )
             .bind(&id)
             .bind(org)
@@ -178,15 +228,17 @@ impl Store {
             .bind(&fields.message_type_id)
             .bind(&fields.name)
             .bind(fields.name.to_lowercase())
-            .bind(&fields.first().field)
-            .bind(fields.first().op.as_str())
-            .bind(fields.first().value.to_string())
+            .bind(first.0)
+            .bind(first.1)
+            .bind(first.2)
             .bind(fields.severity.as_str())
             .bind(fields.enabled)
             .bind(now)
             .bind(fields.condition_json())
             .bind(fields.clear_json())
             .bind(fields.for_seconds)
+            .bind(fields.kind.as_str())
+            .bind(fields.silent_for_seconds)
             .execute(pool)
             .await
             .map_err(conflict_on("name", TRIGGER_TAKEN))?
@@ -202,29 +254,31 @@ impl Store {
         id: &TriggerId,
         fields: &TriggerFields,
     ) -> StoreResult<Trigger> {
+        let first = fields.first();
         let updated = on_db!(self, pool => {
             sqlx::query(
                 "UPDATE alarm_triggers SET message_type_id = $3, name = $4, name_key = $5, field = $6, op = $7,
                         value = $8, severity = $9, enabled = $10, updated_at = $11, condition = $12,
-                        clear_condition = $13, for_seconds = $14
-                 WHERE org_id = $1 AND id = $2 AND EXISTS
+                        clear_condition = $13, for_seconds = $14, silent_for_seconds = $15
+                 WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR EXISTS
                    (SELECT 1 FROM message_types m WHERE m.org_id = $1 AND m.id = $3
-                      AND m.device_type_id = alarm_triggers.device_type_id)",
+                      AND m.device_type_id = alarm_triggers.device_type_id))",
             )
             .bind(org)
             .bind(id)
             .bind(&fields.message_type_id)
             .bind(&fields.name)
             .bind(fields.name.to_lowercase())
-            .bind(&fields.first().field)
-            .bind(fields.first().op.as_str())
-            .bind(fields.first().value.to_string())
+            .bind(first.0)
+            .bind(first.1)
+            .bind(first.2)
             .bind(fields.severity.as_str())
             .bind(fields.enabled)
             .bind(now_ms())
             .bind(fields.condition_json())
             .bind(fields.clear_json())
             .bind(fields.for_seconds)
+            .bind(fields.silent_for_seconds)
             .execute(pool)
             .await
             .map_err(conflict_on("name", TRIGGER_TAKEN))?

@@ -275,8 +275,10 @@ async fn serve_demo_shows_alarms_and_signed_deliveries_flowing() {
             .nth(1)
             .unwrap_or_default();
         // Door open is a duration trigger: only its timer raises it.
+        // Cellar device offline is raised by the offline timer while the sensor is silent.
         if alarms.contains("Cold room")
             && alarms.contains(">Door open</a>")
+            && alarms.contains(">Cellar device offline</a>")
             && deliveries.contains("Demo receiver")
             && failing.contains("Demo receiver (down)")
             && !failing.contains("Demo receiver<")

@@ -22,6 +22,7 @@ mod health;
 mod idempotency;
 mod mqtt;
 mod nul_bytes;
+mod offline;
 mod openapi;
 mod oversized;
 mod processes;

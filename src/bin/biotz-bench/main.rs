@@ -7,6 +7,7 @@
 //!     … -- --only drain,e2e --backend postgres              # some scenarios, one database
 
 mod measure;
+mod offline;
 mod scenarios;
 mod setup;
 mod sink;
@@ -27,6 +28,10 @@ struct Sizes {
     capacity_seconds: f64,
     backlog_small: usize,
     backlog_large: usize,
+    /// The offline scenario: devices of one type, how many go silent, the CPU window.
+    offline_devices: usize,
+    offline_sample: usize,
+    offline_window: std::time::Duration,
 }
 
 impl Sizes {
@@ -40,6 +45,9 @@ impl Sizes {
             capacity_seconds: 5.0,
             backlog_small: 10_000,
             backlog_large: 1_000_000,
+            offline_devices: 100_000,
+            offline_sample: 1_000,
+            offline_window: std::time::Duration::from_secs(20),
         }
     }
 
@@ -53,6 +61,9 @@ impl Sizes {
             capacity_seconds: 1.0,
             backlog_small: 1_000,
             backlog_large: 5_000,
+            offline_devices: 2_000,
+            offline_sample: 50,
+            offline_window: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -308,7 +319,7 @@ async fn main() -> anyhow::Result<()> {
         }
         if run("ingest") {
             eprintln!("{name}: ingest throughput with trigger evaluation");
-            let ingest = scenarios::ingest(backend, &tls, 32, sizes.seconds).await?;
+            let ingest = scenarios::ingest(backend, &tls, 32, sizes.seconds, false).await?;
             let target = if matches!(backend, Backend::Sqlite) {
                 "target ≥ 10,000"
             } else {
@@ -324,6 +335,134 @@ async fn main() -> anyhow::Result<()> {
             report.add(
                 name,
                 "ingest CPU per message",
+                ingest.cpu_ms_per_item,
+                "ms",
+                String::new(),
+            );
+        }
+        if run("offline") {
+            eprintln!(
+                "{name}: offline detection, {} devices of one type with a no_data trigger",
+                sizes.offline_devices
+            );
+            let o = offline::offline(
+                backend,
+                &tls,
+                sizes.offline_devices,
+                sizes.offline_sample,
+                sizes.offline_window,
+            )
+            .await?;
+            let n = o.devices;
+            report.add(
+                name,
+                &format!("offline: create {n} devices (bulk)"),
+                o.create_devices_s,
+                "s",
+                String::new(),
+            );
+            report.add(
+                name,
+                &format!("offline: create the trigger over {n} devices"),
+                o.create_trigger_s,
+                "s",
+                "writes one watch per device".into(),
+            );
+            let window = format!("over {} s", sizes.offline_window.as_secs());
+            report.add(
+                name,
+                "offline: CPU per second, idle, no trigger",
+                o.idle_cpu_ms_per_s,
+                "ms/s",
+                format!("this process, {window}"),
+            );
+            report.add(
+                name,
+                &format!("offline: CPU per second at rest, {n} watched"),
+                o.rest_cpu_ms_per_s,
+                "ms/s",
+                format!("this process, {window}"),
+            );
+            if let (Some(idle), Some(rest)) = (o.idle_pg_cpu_ms_per_s, o.rest_pg_cpu_ms_per_s) {
+                report.add(
+                    name,
+                    "offline: PostgreSQL server CPU per second, idle",
+                    idle,
+                    "ms/s",
+                    format!("all postgres processes, {window}"),
+                );
+                report.add(
+                    name,
+                    &format!("offline: PostgreSQL server CPU per second at rest, {n} watched"),
+                    rest,
+                    "ms/s",
+                    format!("all postgres processes, {window}"),
+                );
+            }
+            report.add(
+                name,
+                &format!("offline: one poll with {n} watched, none due"),
+                o.poll_ms,
+                "ms",
+                "median of 21".into(),
+            );
+            report.add(
+                name,
+                &format!("offline: a walk over {n} watches, for scale"),
+                o.walk_ms,
+                "ms",
+                "what a poll without the index would read".into(),
+            );
+            let sample = format!("{} devices gone silent, deadlines over 5 s", o.sample);
+            report.add(
+                name,
+                "offline: deadline → alarm.raised event p50",
+                o.to_event.0,
+                "ms",
+                sample.clone(),
+            );
+            report.add(
+                name,
+                "offline: deadline → alarm.raised event p99",
+                o.to_event.1,
+                "ms",
+                "target ≤ 5000 ms".into(),
+            );
+            report.add(
+                name,
+                "offline: deadline → alarm.raised event max",
+                o.to_event.2,
+                "ms",
+                String::new(),
+            );
+            report.add(
+                name,
+                "offline: deadline → delivery received p50",
+                o.to_delivery.0,
+                "ms",
+                sample,
+            );
+            report.add(
+                name,
+                "offline: deadline → delivery received p99",
+                o.to_delivery.1,
+                "ms",
+                String::new(),
+            );
+        }
+        if run("ingest-offline") {
+            eprintln!("{name}: ingest throughput with a no_data trigger on the type too");
+            let ingest = scenarios::ingest(backend, &tls, 32, sizes.seconds, true).await?;
+            report.add(
+                name,
+                "ingest messages/s, with a no_data trigger too",
+                ingest.per_second,
+                "msgs/s",
+                "each batch also pushes its devices' offline deadlines".into(),
+            );
+            report.add(
+                name,
+                "ingest CPU per message, with a no_data trigger too",
                 ingest.cpu_ms_per_item,
                 "ms",
                 String::new(),

@@ -15,7 +15,31 @@ pub fn percentiles(mut samples: Vec<Duration>) -> Option<(f64, f64, f64)> {
 
 /// User + system CPU time of this process so far.
 pub fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
+}
+
+/// User + system CPU time so far of every process named `postgres` on this machine (the
+/// server and its backends; a backend that exits meanwhile takes its time with it).
+pub fn postgres_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .map(|stat| stat_cpu(&stat))
+        .sum()
+}
+
+/// utime + stime of one `/proc/<pid>/stat` line.
+fn stat_cpu(stat: &str) -> Duration {
     // Fields after the command (which may hold spaces) start after the last ')'.
     let fields: Vec<&str> = stat
         .rsplit_once(')')

@@ -378,8 +378,12 @@ pub async fn ingest(
     tls: &LocalTls,
     concurrency: usize,
     seconds: f64,
+    offline_trigger: bool,
 ) -> anyhow::Result<Rate> {
     let platform = Platform::start(backend, tls, concurrency, false).await?;
+    if offline_trigger {
+        setup::offline_trigger(&platform.store).await?;
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;

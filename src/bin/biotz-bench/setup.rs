@@ -187,3 +187,28 @@ pub async fn devices_with_trigger(
     }
     Ok(tokens)
 }
+
+/// Adds a no_data trigger (an hour of silence) to the Sensor type of `devices_with_trigger`, so
+/// each message also pushes its device's offline deadline.
+pub async fn offline_trigger(store: &Store) -> anyhow::Result<()> {
+    let org = store
+        .organization_by_name("Bench")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no Bench organization"))?
+        .id;
+    let types = store
+        .list_device_types(&org, &biotz::store::Page::first(10))
+        .await?;
+    let sensor = types
+        .data
+        .into_iter()
+        .find(|t| t.name == "Sensor")
+        .ok_or_else(|| anyhow::anyhow!("no Sensor device type"))?;
+    let trigger: setup::TriggerInput = serde_json::from_value(json!({
+        "name": "Offline", "kind": "no_data", "silent_for_seconds": 3600,
+    }))?;
+    setup::create_trigger(store, &org, &sensor.id, &trigger)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}

@@ -48,6 +48,7 @@ impl AlarmPage {
                 "by the timer: no message came in time".to_owned()
             }
             "timer" => "by the timer".to_owned(),
+            "offline_timer" => "by the offline timer: the device sent nothing in time".to_owned(),
             _ => "by a message".to_owned(),
         }
     }

@@ -25,6 +25,11 @@ pub const MAX_ROWS: usize = crate::domain::condition::MAX_COMPARISONS;
 pub struct TriggerForm {
     #[serde(default)]
     pub name: String,
+    /// `threshold` or `no_data`: radio buttons, so the choice needs no script; the fields of
+    /// the other kind are ignored.
+    #[serde(default)]
+    pub kind: String,
+    /// Empty: every message type counts (no_data only).
     #[serde(default)]
     pub message_type: String,
     #[serde(default)]
@@ -48,6 +53,8 @@ pub struct TriggerForm {
     pub clear_value_type: String,
     #[serde(default)]
     pub for_seconds: String,
+    #[serde(default)]
+    pub silent_for_seconds: String,
     #[serde(default)]
     pub severity: String,
     /// A checkbox: sent only when ticked.
@@ -79,6 +86,7 @@ impl TriggerForm {
     pub fn for_new(device_type: &DeviceType) -> Self {
         Self {
             name: String::new(),
+            kind: "threshold".to_owned(),
             message_type: device_type
                 .message_types
                 .first()
@@ -94,6 +102,7 @@ impl TriggerForm {
             clear_value: String::new(),
             clear_value_type: "number".to_owned(),
             for_seconds: "0".to_owned(),
+            silent_for_seconds: "900".to_owned(),
             severity: Severity::Warning.as_str().to_owned(),
             enabled: Some("on".to_owned()),
             add_row: None,
@@ -105,8 +114,12 @@ impl TriggerForm {
     pub fn from_trigger(trigger: &Trigger) -> Self {
         let mut form = Self {
             name: trigger.name.clone(),
-            message_type: trigger.message_type.clone(),
+            kind: trigger.kind.as_str().to_owned(),
+            message_type: trigger.message_type.clone().unwrap_or_default(),
             for_seconds: trigger.for_seconds.to_string(),
+            silent_for_seconds: trigger
+                .silent_for_seconds
+                .map_or_else(|| "900".to_owned(), |s| s.to_string()),
             severity: trigger.severity.as_str().to_owned(),
             enabled: trigger.enabled.then(|| "on".to_owned()),
             combine: "all".to_owned(),
@@ -122,7 +135,14 @@ impl TriggerForm {
             remove_row: None,
             nested: None,
         };
-        match trigger.condition.flat() {
+        let Some(condition) = &trigger.condition else {
+            form.field.push(String::new());
+            form.op.push(Op::Gt.as_str().to_owned());
+            form.value.push(String::new());
+            form.value_type.push("number".to_owned());
+            return form;
+        };
+        match condition.flat() {
             Some((combine, comparisons)) => {
                 form.combine = combine.as_str().to_owned();
                 for comparison in comparisons {
@@ -133,7 +153,7 @@ impl TriggerForm {
                     form.value_type.push(value_type.to_owned());
                 }
             }
-            None => form.nested = Some(trigger.condition.describe()),
+            None => form.nested = Some(condition.describe()),
         }
         let clear = trigger.clear_condition.as_ref().and_then(|c| c.flat());
         if let Some((_, comparisons)) = clear
@@ -258,9 +278,28 @@ impl TriggerForm {
                 .map(Value::from)
                 .unwrap_or_else(|_| Value::String(text.to_owned())),
         };
+        if self.kind == "no_data" {
+            let text = self.silent_for_seconds.trim();
+            let silent = text
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(text.to_owned()));
+            let input = TriggerInput {
+                name: Some(self.name.clone()),
+                kind: Some(self.kind.clone()),
+                message_type: Some(Value::String(self.message_type.clone())),
+                silent_for_seconds: Some(silent),
+                severity: Some(self.severity.clone()),
+                enabled: Some(self.enabled.is_some()),
+                ..TriggerInput::default()
+            };
+            return (input, FieldErrors::new());
+        }
         let input = TriggerInput {
             name: Some(self.name.clone()),
-            message_type: Some(self.message_type.clone()),
+            kind: (!self.kind.is_empty()).then(|| self.kind.clone()),
+            silent_for_seconds: None,
+            message_type: Some(Value::String(self.message_type.clone())),
             condition,
             clear_condition: Some(clear_condition),
             for_seconds: Some(for_seconds),

@@ -21,8 +21,10 @@ use crate::web::pages::{Layout, page, redirect_with_flash, render, render_with};
 
 /// The fields shown beside their inputs besides the rows'; any other problem is shown above
 /// the form.
-const PLACED: [&str; 7] = [
+const PLACED: [&str; 9] = [
     "name",
+    "kind",
+    "silent_for_seconds",
     "message_type",
     "clear_condition.field",
     "clear_condition.op",
@@ -57,6 +59,9 @@ struct FormPage {
     clear_ops: Vec<Choice>,
     clear_value_types: Vec<Choice>,
     severities: Vec<Choice>,
+    kinds: Vec<Choice>,
+    /// Editing: the kind is fixed, so only its fields are shown.
+    editing: bool,
     errors: FieldErrors,
     general: Vec<String>,
 }
@@ -81,11 +86,15 @@ impl FormPage {
                 format!("/alarm-triggers/{id}"),
             ),
         };
-        let names: Vec<(&str, &str)> = device_type
+        let mut names: Vec<(&str, &str)> = device_type
             .message_types
             .iter()
             .map(|m| (m.name.as_str(), m.name.as_str()))
             .collect();
+        // Only a device-offline trigger may count every message type.
+        if form.kind == "no_data" || editing.is_none() {
+            names.push(("", "any message type (device offline only)"));
+        }
         let ops: Vec<(&str, &str)> = Op::ALL
             .iter()
             .map(|op| (op.as_str(), op.as_str()))
@@ -134,6 +143,18 @@ impl FormPage {
             clear_ops: Choice::list(&ops, &form.clear_op),
             clear_value_types: Choice::list(&VALUE_TYPES, &form.clear_value_type),
             severities: Choice::list(&severities, &form.severity),
+            kinds: Choice::list(
+                &[
+                    ("threshold", "a condition on a message"),
+                    ("no_data", "the device goes silent (offline)"),
+                ],
+                if form.kind == "no_data" {
+                    "no_data"
+                } else {
+                    "threshold"
+                },
+            ),
+            editing: editing.is_some(),
             device_type,
             form,
             errors,
@@ -243,8 +264,11 @@ pub async fn update(
     let result = async {
         let PathId(id) = id?;
         let (trigger, device_type) = trigger_and_type(&state, &user, &id).await?;
-        if form.field.is_empty() && trigger.condition.flat().is_none() {
-            form.nested = Some(trigger.condition.describe());
+        if let Some(condition) = &trigger.condition
+            && form.field.is_empty()
+            && condition.flat().is_none()
+        {
+            form.nested = Some(condition.describe());
         }
         if form.edit_rows() {
             return Ok(render(&FormPage::build(
