@@ -16,11 +16,12 @@
 
 use serde_json::{Value, json};
 
+use super::alarms::{TriggerWebhook, receiving};
 use super::{Db, Store, StoreResult, WritePool, on_db};
 use crate::domain::event::ALARM_RAISED;
 use crate::domain::time::{Millis, now_ms, rfc3339};
 use crate::domain::{
-    AlarmId, DeliveryId, DeviceId, DeviceTypeId, EventId, HistoryId, OrgId, TriggerId, WebhookId,
+    AlarmId, DeliveryId, DeviceId, DeviceTypeId, EventId, HistoryId, OrgId, TriggerId,
 };
 
 /// How many due rows one step fires at most.
@@ -202,13 +203,11 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let webhooks: Vec<(WebhookId, bool)> = sqlx::query_as(
-                    "SELECT w.id, w.enabled FROM trigger_webhooks tw JOIN webhooks w ON w.id = tw.webhook_id
-                     WHERE tw.trigger_id = $1 ORDER BY w.id",
-                )
-                .bind(&watch.trigger_id)
-                .fetch_all(&mut *tx)
-                .await?;
+                let listed: Vec<TriggerWebhook> = sqlx::query_as(Self::TRIGGER_WEBHOOKS_SQL)
+                    .bind(&watch.trigger_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let webhooks = receiving(&listed, ALARM_RAISED);
                 if !webhooks.is_empty() {
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(webhooks.len())));
                     for (webhook, enabled) in &webhooks {
