@@ -187,9 +187,11 @@ async fn signing_filters_and_custom_headers_are_set_in_the_form_and_shown_on_the
     browser.fill("#header-value-1", "k-browser-secret").await;
     browser.press("Save").await;
     browser.wait_for_text("h1", "Standard receiver").await;
-    browser.wait_for_text(".facts", "X-Api-Key: ••••••••").await;
     browser
-        .wait_for_text(".facts", "Standard Webhooks: webhook-id")
+        .wait_for_text("#options", "X-Api-Key: ••••••••")
+        .await;
+    browser
+        .wait_for_text("#options", "Standard Webhooks: webhook-id")
         .await;
     browser
         .wait_for_text(".alert", "webhook-signature header")
@@ -208,5 +210,7 @@ async fn signing_filters_and_custom_headers_are_set_in_the_form_and_shown_on_the
         .choose("#signing", "Biotz-IoT-Signature (the default)")
         .await;
     browser.press("Save").await;
-    browser.wait_for_text(".facts", "Biotz-IoT-Signature").await;
+    browser
+        .wait_for_text("#options", "Biotz-IoT-Signature")
+        .await;
 }
