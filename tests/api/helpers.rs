@@ -48,7 +48,7 @@ pub enum TestDatabase {
 }
 
 impl TestDatabase {
-    async fn create(dir: &std::path::Path) -> Self {
+    pub async fn create(dir: &std::path::Path) -> Self {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let name = format!(

@@ -20,6 +20,7 @@ mod filters;
 mod handoff;
 mod health;
 mod idempotency;
+mod migrations;
 mod mqtt;
 mod nul_bytes;
 mod offline;
