@@ -9,6 +9,7 @@ pub const ALARM_RAISED: &str = "alarm.raised";
 pub const ALARM_CLEARED: &str = "alarm.cleared";
 pub const ALARM_ACKNOWLEDGED: &str = "alarm.acknowledged";
 pub const WEBHOOK_TEST: &str = "webhook.test";
+pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 
 /// Everything an alarm event tells: the alarm, its trigger, the device and the message.
 pub struct AlarmEvent<'a> {
@@ -95,6 +96,28 @@ pub fn test_event_body(
         "data": {
             "webhook": { "id": webhook_id, "name": webhook_name },
             "message": "This is a test event from Biotz IoT Webhooks.",
+        },
+    });
+    serde_json::to_vec(&envelope).expect("a JSON value serialises")
+}
+
+/// The body of a `webhook.disabled` event, sent to the organization's notify webhook when
+/// another of its webhooks is disabled automatically.
+pub fn disabled_event_body(
+    event_id: &EventId,
+    created_at: Millis,
+    webhook_id: &str,
+    webhook_name: &str,
+    reason: &str,
+) -> Vec<u8> {
+    let envelope = json!({
+        "id": event_id,
+        "type": WEBHOOK_DISABLED,
+        "created_at": rfc3339(created_at),
+        "data": {
+            "webhook": { "id": webhook_id, "name": webhook_name },
+            "reason": reason,
+            "disabled_at": rfc3339(created_at),
         },
     });
     serde_json::to_vec(&envelope).expect("a JSON value serialises")

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::{Db, Store, StoreResult, WritePool, on_db, placeholders};
+use crate::domain::event::{WEBHOOK_DISABLED, disabled_event_body};
 use crate::domain::time::{Millis, now_ms};
 use crate::domain::{DeliveryId, EventId, OrgId, WebhookId};
 
@@ -241,6 +242,7 @@ impl Store {
             }
         }
         let mut disabled_now: Vec<WebhookId> = Vec::new();
+        let mut notified = false;
         on_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
@@ -345,7 +347,8 @@ impl Store {
                 };
                 if let Some(reason) = disabled_reason {
                     let disabled = sqlx::query(
-                        "UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, disabled_at = $3, updated_at = $3
+                        "UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, disabled_at = $3, updated_at = $3,
+                                notice_dismissed_at = NULL
                          WHERE id = $1 AND enabled",
                     )
                     .bind(*webhook)
@@ -365,11 +368,53 @@ impl Store {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
+                        // The organization's notify webhook, when it has another, hears of it.
+                        let notify: Option<(OrgId, String, Option<WebhookId>)> = sqlx::query_as(
+                            "SELECT w.org_id, w.name, n.id FROM webhooks w JOIN organizations o ON o.id = w.org_id
+                             LEFT JOIN webhooks n ON n.id = o.notify_webhook_id AND n.enabled AND n.id <> w.id
+                             WHERE w.id = $1",
+                        )
+                        .bind(*webhook)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some((org, name, Some(target))) = notify {
+                            let event = EventId::generate();
+                            let body = disabled_event_body(&event, now, webhook.as_str(), &name, &reason);
+                            sqlx::query(sqlx::AssertSqlSafe(self.insert_events_sql(1)))
+                                .bind(&event)
+                                .bind(&org)
+                                .bind(WEBHOOK_DISABLED)
+                                .bind(None::<String>)
+                                .bind(&body)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query(sqlx::AssertSqlSafe(self.insert_deliveries_sql(1)))
+                                .bind(DeliveryId::generate())
+                                .bind(&org)
+                                .bind(&event)
+                                .bind(&target)
+                                .bind("pending")
+                                .bind(Some(now))
+                                .bind(None::<String>)
+                                .bind(None::<Millis>)
+                                .bind(now)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            notified = true;
+                        }
                     }
                 }
             }
+            if notified {
+                pool.announce_deliveries(&mut tx).await?;
+            }
             tx.commit().await?;
         });
+        if notified {
+            self.wake_dispatcher();
+        }
         for webhook in &disabled_now {
             self.target_changed(webhook).await;
         }

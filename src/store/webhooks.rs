@@ -98,6 +98,15 @@ impl Webhook {
     }
 }
 
+/// A webhook disabled automatically, as the notice on every page shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FailureNotice {
+    pub id: WebhookId,
+    pub name: String,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<Millis>,
+}
+
 /// Why a webhook was disabled, as shown to its users.
 pub const DISABLED_BY_USER: &str = "Disabled by a user.";
 
@@ -357,6 +366,69 @@ impl Store {
         };
         let plain = self.key.open(sealed, &headers_aad(id))?;
         serde_json::from_slice(&plain).map_err(|_| crate::crypto::OpenError.into())
+    }
+
+    /// The organization's webhooks disabled automatically whose notice nobody dismissed, newest
+    /// first: shown on every page until someone acts.
+    pub async fn failure_notices(&self, org: &OrgId) -> StoreResult<Vec<FailureNotice>> {
+        let notices = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, name, disabled_reason, disabled_at FROM webhooks
+                 WHERE org_id = $1 AND NOT enabled AND disabled_reason IS NOT NULL
+                 AND disabled_reason <> $2 AND notice_dismissed_at IS NULL
+                 ORDER BY disabled_at DESC, id DESC LIMIT 5",
+            )
+            .bind(org)
+            .bind(DISABLED_BY_USER)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(notices)
+    }
+
+    /// Hides a disabled webhook's notice (until it is disabled again).
+    pub async fn dismiss_notice(&self, org: &OrgId, id: &WebhookId) -> StoreResult<()> {
+        let updated = on_db!(self, pool => {
+            sqlx::query("UPDATE webhooks SET notice_dismissed_at = $3 WHERE org_id = $1 AND id = $2")
+                .bind(org)
+                .bind(id)
+                .bind(now_ms())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        found(updated)
+    }
+
+    /// The webhook that hears when another of the organization's is disabled automatically.
+    pub async fn notify_webhook(&self, org: &OrgId) -> StoreResult<Option<WebhookId>> {
+        let id = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT notify_webhook_id FROM organizations WHERE id = $1")
+                .bind(org)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(id)
+    }
+
+    /// Sets (or, with `None`, clears) the notify webhook; `NotFound` for a webhook of another
+    /// organization.
+    pub async fn set_notify_webhook(
+        &self,
+        org: &OrgId,
+        webhook: Option<&WebhookId>,
+    ) -> StoreResult<()> {
+        if let Some(webhook) = webhook {
+            self.webhook(org, webhook).await?;
+        }
+        on_db!(self, pool => {
+            sqlx::query("UPDATE organizations SET notify_webhook_id = $2 WHERE id = $1")
+                .bind(org)
+                .bind(webhook)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<()> {

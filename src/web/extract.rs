@@ -14,7 +14,7 @@ use super::error::AppError;
 use super::session::{self, CSRF_FIELD, CSRF_HEADER};
 use crate::domain::ids::PrefixedId;
 use crate::domain::{OrgId, Role};
-use crate::store::{Actor, SessionInfo, token_hash};
+use crate::store::{Actor, FailureNotice, SessionInfo, token_hash};
 
 /// The organization an API request acts for: from `Authorization: Bearer`, or from the session
 /// cookie, in which case a state-changing request must also carry `X-CSRF-Token`.
@@ -107,6 +107,8 @@ pub struct SignedIn {
     pub session: SessionInfo,
     /// A one-time message left by the previous request (shown once, then cleared).
     pub flash: Option<String>,
+    /// Webhooks disabled automatically, shown on every page until someone acts.
+    pub notices: Vec<FailureNotice>,
 }
 
 impl SignedIn {
@@ -142,10 +144,17 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         match session::load(&jar, state).await {
-            Ok(Some(session)) => Ok(Self {
-                session,
-                flash: session::flash(&jar, &state.web),
-            }),
+            Ok(Some(session)) => {
+                let notices = match state.store.failure_notices(&session.org_id).await {
+                    Ok(notices) => notices,
+                    Err(error) => return Err(super::pages::error_page(None, error.into())),
+                };
+                Ok(Self {
+                    session,
+                    flash: session::flash(&jar, &state.web),
+                    notices,
+                })
+            }
             Ok(None) => {
                 let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                 let target = format!("/login?next={}", urlencode(next));

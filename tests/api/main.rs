@@ -16,6 +16,7 @@ mod database_away;
 mod deliveries_ui;
 mod devices;
 mod dispatch;
+mod failure_notice;
 mod filters;
 mod handoff;
 mod health;

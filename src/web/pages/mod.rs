@@ -111,6 +111,17 @@ pub struct Layout {
     pub flash: Option<String>,
     /// The user's role: viewers are shown no buttons that change anything.
     pub role: Role,
+    /// Webhooks disabled automatically that nobody acted on yet.
+    pub notices: Vec<Notice>,
+}
+
+/// A webhook disabled automatically, as the banner on every page says it.
+pub struct Notice {
+    pub id: String,
+    pub name: String,
+    pub reason: String,
+    /// "3 minutes ago".
+    pub when: String,
 }
 
 impl Layout {
@@ -123,6 +134,19 @@ impl Layout {
             csrf: user.session.csrf_token.clone(),
             flash: user.flash.clone(),
             role: user.session.role,
+            notices: user
+                .notices
+                .iter()
+                .map(|notice| Notice {
+                    id: notice.id.to_string(),
+                    name: notice.name.clone(),
+                    reason: notice.disabled_reason.clone().unwrap_or_default(),
+                    when: notice
+                        .disabled_at
+                        .map(|at| filters::relative(crate::domain::time::now_ms() - at))
+                        .unwrap_or_default(),
+                })
+                .collect(),
         }
     }
 
@@ -249,6 +273,7 @@ pub async fn not_found(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
         Ok(Some(session)) => Some(SignedIn {
             session,
             flash: None,
+            notices: Vec::new(),
         }),
         _ => None,
     };

@@ -10,8 +10,9 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::{Layout, page, redirect_with_flash, render_with};
-use crate::domain::FieldErrors;
+use crate::domain::{FieldErrors, WebhookId};
 use crate::retention::{format_retain, parse_retain};
+use crate::store::Page;
 use crate::web::AppState;
 use crate::web::error::AppResult;
 use crate::web::extract::{CsrfForm, SignedIn};
@@ -31,6 +32,10 @@ struct SettingsPage {
     export: bool,
     /// The server has an export directory, so exporting can be chosen.
     can_export: bool,
+    /// The webhook told when another is disabled automatically, or empty.
+    notify: String,
+    /// The organization's webhooks to choose it among: (id, name).
+    webhooks: Vec<(String, String)>,
     errors: FieldErrors,
 }
 
@@ -38,6 +43,7 @@ struct SettingsPage {
 struct Values {
     retain: String,
     export: bool,
+    notify: String,
 }
 
 async fn render_settings(
@@ -51,14 +57,24 @@ async fn render_settings(
         Some(values) => values,
         None => {
             let (retain_ms, export) = state.store.org_retention(user.org()).await?;
+            let notify = state.store.notify_webhook(user.org()).await?;
             Values {
                 retain: retain_ms
                     .map(|ms| format_retain(std::time::Duration::from_millis(ms.max(0) as u64)))
                     .unwrap_or_default(),
                 export,
+                notify: notify.map(|id| id.to_string()).unwrap_or_default(),
             }
         }
     };
+    let webhooks = state
+        .store
+        .list_webhooks(user.org(), None, &Page::first(200))
+        .await?
+        .data
+        .into_iter()
+        .map(|w| (w.id.to_string(), w.name))
+        .collect();
     Ok(render_with(
         status,
         &SettingsPage {
@@ -67,6 +83,8 @@ async fn render_settings(
             default_retain: format_retain(state.web.default_retain),
             export: values.export,
             can_export: state.web.export_dir,
+            notify: values.notify,
+            webhooks,
             errors,
         },
     ))
@@ -82,6 +100,8 @@ struct SettingsForm {
     retain: String,
     /// A checkbox: present (`on`) when ticked.
     export: Option<String>,
+    /// A webhook id, or empty for none; left out by an older form, it stays as it is.
+    notify_webhook_id: Option<String>,
 }
 
 async fn save(
@@ -106,10 +126,25 @@ async fn save(
                 "This server has no export directory; ask its operator to set BIOTZ_EXPORT_DIR, then tick this again.",
             );
         }
+        let notify = match form.notify_webhook_id.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(text) => match WebhookId::parse(text) {
+                Some(id) if state.store.webhook(user.org(), &id).await.is_ok() => Some(Some(id)),
+                _ => {
+                    errors.add(
+                        "notify_webhook_id",
+                        "Choose one of your organization's webhooks, or none.",
+                    );
+                    None
+                }
+            },
+        };
         let Some(retain) = retain.filter(|_| errors.is_empty()) else {
             let typed = Values {
                 retain: form.retain.clone(),
                 export,
+                notify: form.notify_webhook_id.clone().unwrap_or_default(),
             };
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render_settings(&state, &user, status, Some(typed), errors).await;
@@ -118,6 +153,12 @@ async fn save(
             .store
             .set_org_retention(user.org(), retain, export)
             .await?;
+        if let Some(notify) = notify {
+            state
+                .store
+                .set_notify_webhook(user.org(), notify.as_ref())
+                .await?;
+        }
         Ok(redirect_with_flash(&state, jar, "/settings", "Settings saved."))
     }
     .await;

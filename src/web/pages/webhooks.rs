@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/webhooks/{id}/delete", get(confirm_delete).post(delete))
         .route("/webhooks/{id}/test", post(send_test))
+        .route("/webhooks/{id}/dismiss", post(dismiss))
         .route("/webhooks/{id}/replay", post(replay))
 }
 
@@ -687,6 +688,27 @@ async fn delete(
             jar,
             "/webhooks",
             &format!("Webhook “{}” deleted.", webhook.name),
+        ))
+    }
+    .await;
+    page(&user, result)
+}
+
+/// Hides the notice of a webhook disabled automatically, until it is disabled again.
+async fn dismiss(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    id: Result<PathId<WebhookId>, AppError>,
+    CsrfForm { user, .. }: CsrfForm<NoFields>,
+) -> Response {
+    let result = async {
+        let PathId(id) = id?;
+        state.store.dismiss_notice(user.org(), &id).await?;
+        Ok(redirect_with_flash(
+            &state,
+            jar,
+            &format!("/webhooks/{id}"),
+            "Notice dismissed. The webhook stays disabled until you enable it.",
         ))
     }
     .await;
