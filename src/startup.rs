@@ -90,7 +90,7 @@ impl Application {
             None
         };
         let schemas: Arc<crate::alarms::schemas::SchemaCache> = Default::default();
-        let lookups: Arc<crate::alarms::ingest::Lookups> = Default::default();
+        let lookups: Arc<crate::alarms::cache::Lookups> = Default::default();
         let writer = crate::alarms::ingest::IngestWriter::spawn(
             store.clone(),
             dispatcher

@@ -27,7 +27,8 @@ use tower_http::trace::TraceLayer;
 
 pub use rate_limit::SignInLimiter;
 
-use crate::alarms::ingest::{IngestWriter, Lookups};
+use crate::alarms::cache::Lookups;
+use crate::alarms::ingest::IngestWriter;
 use crate::alarms::schemas::SchemaCache;
 use crate::dispatch::metrics::Metrics;
 use crate::store::Store;
