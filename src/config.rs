@@ -97,6 +97,20 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub dispatch: DispatchArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// An address to serve /metrics, /healthz and /readyz on (none by default). A variable of
+    /// its own, so a worker beside `biotz serve` does not take BIOTZ_LISTEN's address
+    #[arg(long, env = "BIOTZ_WORKER_LISTEN")]
+    pub listen: Option<String>,
+}
+
 /// Why the settings were refused: one line per problem.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -133,6 +147,14 @@ pub struct DispatchSettings {
     pub extra_ca_certs: Option<Vec<u8>>,
     pub disable_after: Duration,
     pub lease: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub database: DatabaseSettings,
+    pub dispatch: DispatchSettings,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, if anywhere.
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,6 +390,33 @@ impl DispatchSettings {
     }
 }
 
+impl WorkerSettings {
+    pub fn from_args(args: &WorkerArgs) -> Result<Self, ConfigError> {
+        let mut problems = Problems(Vec::new());
+        let listen = match &args.listen {
+            None => Some(None),
+            Some(text) => problems.check(
+                "BIOTZ_WORKER_LISTEN (--listen)",
+                parse_listen(text).map(Some),
+            ),
+        };
+        problems.check(
+            "BIOTZ_LOG_FORMAT (--log-format)",
+            crate::telemetry::LogFormat::parse(&args.log.log_format),
+        );
+        let dispatch = parse_dispatch(&args.dispatch, &mut problems);
+        let database = parse_database(&args.database, &mut problems);
+        match (database, dispatch, listen) {
+            (Some(database), Some(dispatch), Some(listen)) if problems.0.is_empty() => Ok(Self {
+                database,
+                dispatch,
+                listen,
+            }),
+            _ => Err(ConfigError(problems.0)),
+        }
+    }
+}
+
 impl ServeSettings {
     pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
         let mut problems = Problems(Vec::new());
@@ -533,6 +582,39 @@ mod tests {
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }
+    }
+
+    #[test]
+    fn a_worker_listens_only_when_asked() {
+        let args = |listen: Option<&str>| WorkerArgs {
+            database: DatabaseArgs {
+                database_url: "postgres://biotz@db/biotz".into(),
+                master_key: Some("00".repeat(32)),
+            },
+            dispatch: DispatchArgs {
+                retry_schedule: DEFAULT_RETRY_SCHEDULE.into(),
+                delivery_timeout: "15s".into(),
+                allow_private_targets: "".into(),
+                extra_ca_certs: None,
+                disable_after: "3d".into(),
+                lease: None,
+            },
+            log: LogArgs {
+                log_format: "json".into(),
+            },
+            listen: listen.map(Into::into),
+        };
+        assert_eq!(WorkerSettings::from_args(&args(None)).unwrap().listen, None);
+        assert_eq!(
+            WorkerSettings::from_args(&args(Some("0.0.0.0:9090")))
+                .unwrap()
+                .listen,
+            Some("0.0.0.0:9090".parse().unwrap())
+        );
+        let error = WorkerSettings::from_args(&args(Some("9090")))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("BIOTZ_WORKER_LISTEN (--listen)"), "{error}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use tokio::sync::watch;
 
-use crate::config::{DatabaseSettings, DispatchSettings, ServeSettings};
+use crate::config::{DatabaseSettings, DispatchSettings, ServeSettings, WorkerSettings};
 use crate::dispatch::metrics::Metrics;
 use crate::dispatch::{Dispatcher, Handoff};
 use crate::domain::random;
@@ -90,7 +90,7 @@ impl Application {
             None
         };
         let schemas: Arc<crate::alarms::schemas::SchemaCache> = Default::default();
-        let lookups: Arc<crate::alarms::ingest::Lookups> = Default::default();
+        let lookups: Arc<crate::alarms::cache::Lookups> = Default::default();
         let writer = crate::alarms::ingest::IngestWriter::spawn(
             store.clone(),
             dispatcher
@@ -209,21 +209,57 @@ impl Application {
     }
 }
 
-/// `biotz worker`: the dispatcher alone, until `shutdown` completes.
+/// `biotz worker`: the dispatcher alone, and the health routes on `settings.listen` when set,
+/// until `shutdown` completes.
 pub async fn run_worker(
-    database: &DatabaseSettings,
-    dispatch: DispatchSettings,
+    settings: WorkerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = open_store(database).await?;
-    let grace = shutdown_grace(&dispatch);
+    let store = open_store(&settings.database).await?;
+    let listener = match settings.listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address} (BIOTZ_WORKER_LISTEN)"))?,
+        ),
+        None => None,
+    };
+    let grace = shutdown_grace(&settings.dispatch);
     let metrics = Arc::new(Metrics::default());
-    let dispatcher = Arc::new(Dispatcher::new(store.clone(), dispatch, metrics)?);
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        settings.dispatch,
+        metrics.clone(),
+    )?);
     let (stop, stopping) = watch::channel(false);
-    let running = tokio::spawn(dispatcher.run(stopping, grace));
+    let running = tokio::spawn(dispatcher.run(stopping.clone(), grace));
+    let serving = listener.map(|listener| {
+        let address = listener.local_addr().map(|a| a.to_string());
+        // Printed, not only logged: whoever started the worker on port 0 reads the port here.
+        println!("listening on {}", address.as_deref().unwrap_or("?"));
+        let router = web::health::router(web::health::Health {
+            store: store.clone(),
+            metrics,
+            mqtt: None,
+        })
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+        let mut stopping = stopping;
+        tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                })
+                .into_future(),
+        )
+    });
     shutdown.await;
     let _ = stop.send(true);
     let _ = running.await;
+    if let Some(serving) = serving
+        && let Ok(Err(error)) = serving.await
+    {
+        tracing::error!(%error, "serving the health routes failed");
+    }
     store.close().await;
     Ok(())
 }

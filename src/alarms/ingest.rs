@@ -6,12 +6,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use std::time::Duration;
-
-use super::cache::TtlCache;
+use super::cache::Lookups;
 use super::schemas::{SchemaCache, Violation};
 use crate::dispatch::Handoff;
-use crate::domain::DeviceTypeId;
 use crate::domain::message_key::MessageKey;
 use crate::store::{Device, Ingested, LeaseOffer, MessageType, NewMessage, Store, StoreError};
 
@@ -123,61 +120,6 @@ impl IngestWriter {
     }
 }
 
-/// The lookups every message repeats, kept for a second (see `TtlCache`).
-pub struct Lookups {
-    devices: TtlCache<String, Device>,
-    message_types: TtlCache<(DeviceTypeId, String), MessageType>,
-}
-
-impl Default for Lookups {
-    fn default() -> Self {
-        Self {
-            devices: TtlCache::new(LOOKUP_TTL, 100_000),
-            message_types: TtlCache::new(LOOKUP_TTL, 10_000),
-        }
-    }
-}
-
-/// How long a device or message type found once is reused without asking the database.
-const LOOKUP_TTL: Duration = Duration::from_secs(1);
-
-impl Lookups {
-    /// The device an ingest token belongs to.
-    pub async fn device(
-        &self,
-        store: &Store,
-        token_hash: &str,
-    ) -> Result<Option<Device>, StoreError> {
-        if let Some(device) = self.devices.get(&token_hash.to_owned()) {
-            return Ok(Some(device));
-        }
-        let found = store.device_for_token(token_hash).await?;
-        if let Some(device) = &found {
-            self.devices.insert(token_hash.to_owned(), device.clone());
-        }
-        Ok(found)
-    }
-
-    async fn message_type(
-        &self,
-        store: &Store,
-        device: &Device,
-        name: &str,
-    ) -> Result<Option<MessageType>, StoreError> {
-        let key = (device.device_type_id.clone(), name.to_owned());
-        if let Some(message_type) = self.message_types.get(&key) {
-            return Ok(Some(message_type));
-        }
-        let found = store
-            .message_type_by_name(&device.org_id, &device.device_type_id, name)
-            .await?;
-        if let Some(message_type) = &found {
-            self.message_types.insert(key, message_type.clone());
-        }
-        Ok(found)
-    }
-}
-
 /// Checks the message against its type's schema and stores it.
 pub async fn ingest(
     store: &Store,
@@ -208,7 +150,7 @@ pub async fn ingest(
                 .collect(),
         });
     };
-    let violations = schemas.violations(&message_type, &input.payload);
+    let violations = schemas.violations(&message_type, &input.payload).await;
     if !violations.is_empty() {
         return Err(IngestError::Violations(violations));
     }

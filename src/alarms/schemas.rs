@@ -1,8 +1,11 @@
-//! Compiled JSON Schema validators, cached per message type. The cache key includes the message
-//! type's `updated_at`, so an edit made through any node is picked up at the next message.
+//! Compiled JSON Schema validators, cached per message type in a bounded `moka` cache. The key
+//! includes the message type's `updated_at`, so an edit made through any node is picked up at
+//! the next message; the version it replaced is no longer asked for and ages out.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
 
 use jsonschema::Validator;
 use serde::Serialize;
@@ -22,34 +25,59 @@ pub struct Violation {
     pub message: String,
 }
 
-#[derive(Default)]
+/// A compiled schema, or why it does not compile (kept too, so a broken schema is not compiled
+/// again for every message).
+type Compiled = Result<Arc<Validator>, Arc<str>>;
+
 pub struct SchemaCache {
-    validators: Mutex<HashMap<MessageTypeId, (Millis, Arc<Validator>)>>,
+    validators: Cache<(MessageTypeId, Millis), Compiled>,
+}
+
+impl Default for SchemaCache {
+    fn default() -> Self {
+        Self::new(10_000)
+    }
 }
 
 /// At most this many violations are listed for one message.
 const MAX_VIOLATIONS: usize = 50;
 
+/// A validator no message asked for this long (its message type gone or edited) is dropped.
+const UNUSED_FOR: Duration = Duration::from_secs(3600);
+
 impl SchemaCache {
-    fn validator(&self, message_type: &MessageType) -> Result<Arc<Validator>, String> {
-        let mut validators = self.validators.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((updated_at, validator)) = validators.get(&message_type.id)
-            && *updated_at == message_type.updated_at
-        {
-            return Ok(validator.clone());
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            validators: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(UNUSED_FOR)
+                .build(),
         }
-        let validator =
-            Arc::new(jsonschema::validator_for(&message_type.schema).map_err(|e| e.to_string())?);
-        validators.insert(
-            message_type.id.clone(),
-            (message_type.updated_at, validator.clone()),
-        );
-        Ok(validator)
+    }
+
+    /// The message type's validator, compiled once however many messages ask at the same
+    /// time, and outside any lock the other message types' messages need.
+    async fn validator(&self, message_type: &MessageType) -> Compiled {
+        self.compiled(message_type, || {
+            jsonschema::validator_for(&message_type.schema)
+                .map(Arc::new)
+                .map_err(|e| e.to_string().into())
+        })
+        .await
+    }
+
+    async fn compiled(
+        &self,
+        message_type: &MessageType,
+        compile: impl FnOnce() -> Compiled,
+    ) -> Compiled {
+        let key = (message_type.id.clone(), message_type.updated_at);
+        self.validators.get_with(key, async { compile() }).await
     }
 
     /// Every way `payload` breaks the message type's schema (empty when it is valid).
-    pub fn violations(&self, message_type: &MessageType, payload: &Value) -> Vec<Violation> {
-        let validator = match self.validator(message_type) {
+    pub async fn violations(&self, message_type: &MessageType, payload: &Value) -> Vec<Violation> {
+        let validator = match self.validator(message_type).await {
             Ok(validator) => validator,
             Err(error) => {
                 return vec![Violation {
@@ -70,5 +98,79 @@ impl SchemaCache {
                 message: error.to_string(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::DeviceTypeId;
+
+    fn message_type(schema: Value, updated_at: Millis) -> MessageType {
+        MessageType {
+            id: MessageTypeId::generate(),
+            device_type_id: DeviceTypeId::generate(),
+            name: "telemetry".into(),
+            schema,
+            updated_at,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_messages_of_a_type_compile_its_schema_once() {
+        let cache = Arc::new(SchemaCache::default());
+        let telemetry = Arc::new(message_type(json!({"type": "object"}), 1));
+        let compiles = Arc::new(AtomicUsize::new(0));
+        let messages: Vec<_> = (0..32)
+            .map(|_| {
+                let (cache, telemetry, compiles) =
+                    (cache.clone(), telemetry.clone(), compiles.clone());
+                tokio::spawn(async move {
+                    cache
+                        .compiled(&telemetry, || {
+                            compiles.fetch_add(1, Ordering::SeqCst);
+                            jsonschema::validator_for(&telemetry.schema)
+                                .map(Arc::new)
+                                .map_err(|e| e.to_string().into())
+                        })
+                        .await
+                        .is_ok()
+                })
+            })
+            .collect();
+        for message in messages {
+            assert!(message.await.unwrap());
+        }
+        assert_eq!(compiles.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_edited_schema_applies_at_the_next_message() {
+        let cache = SchemaCache::default();
+        let mut telemetry = message_type(json!({"type": "object"}), 1);
+        assert!(cache.violations(&telemetry, &json!({})).await.is_empty());
+        telemetry.schema = json!({"type": "object", "required": ["temperature"]});
+        telemetry.updated_at = 2;
+        let violations = cache.violations(&telemetry, &json!({})).await;
+        assert_eq!(violations[0].rule, "required");
+        telemetry.schema = json!({"type": "nonsense"});
+        telemetry.updated_at = 3;
+        let broken = cache.violations(&telemetry, &json!({})).await;
+        assert_eq!(broken[0].rule, "schema");
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_within_its_capacity() {
+        let cache = SchemaCache::new(20);
+        for version in 0..500 {
+            let telemetry = message_type(json!({"type": "object"}), version);
+            assert!(cache.violations(&telemetry, &json!({})).await.is_empty());
+        }
+        cache.validators.run_pending_tasks().await;
+        assert!(cache.validators.entry_count() <= 20);
     }
 }

@@ -8,8 +8,7 @@ mod verify;
 use clap::{Parser, Subcommand};
 
 use crate::config::{
-    DatabaseArgs, DatabaseSettings, DispatchArgs, DispatchSettings, LogArgs, ServeArgs,
-    ServeSettings,
+    DatabaseArgs, DatabaseSettings, LogArgs, ServeArgs, ServeSettings, WorkerArgs, WorkerSettings,
 };
 use crate::startup::{Application, shutdown_signal};
 use crate::telemetry::{self, LogFormat};
@@ -29,15 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Web UI + JSON API + dispatcher in one process (migrations are applied first)
     Serve(Box<ServeArgs>),
-    /// The dispatcher alone, for scale-out on PostgreSQL (migrations are applied first)
-    Worker {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        #[command(flatten)]
-        dispatch: DispatchArgs,
-        #[command(flatten)]
-        log: LogArgs,
-    },
+    /// The dispatcher alone, for scale-out on PostgreSQL (migrations are applied first);
+    /// with --listen, also /metrics, /healthz and /readyz
+    Worker(Box<WorkerArgs>),
     /// Apply the database migrations and exit
     Migrate {
         #[command(flatten)]
@@ -96,18 +89,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             app.run_until_stopped(shutdown_signal()).await?;
             Ok(0)
         }
-        Command::Worker {
-            database,
-            dispatch,
-            log,
-        } => {
-            let database = DatabaseSettings::from_args(&database)?;
-            let dispatch = DispatchSettings::from_args(&dispatch)?;
-            telemetry::init(
-                LogFormat::parse(&log.log_format)
-                    .map_err(|m| anyhow::anyhow!("BIOTZ_LOG_FORMAT (--log-format): {m}"))?,
-            );
-            crate::startup::run_worker(&database, dispatch, shutdown_signal()).await?;
+        Command::Worker(args) => {
+            let settings = WorkerSettings::from_args(&args)?;
+            telemetry::init(LogFormat::parse(&args.log.log_format).unwrap_or(LogFormat::Pretty));
+            crate::startup::run_worker(settings, shutdown_signal()).await?;
             Ok(0)
         }
         Command::Migrate { database, log } => {

@@ -10,6 +10,13 @@ const BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// The queue as the database sees it, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueFigures {
+    pub pending: i64,
+    pub oldest_pending_age_secs: f64,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     succeeded: AtomicU64,
@@ -55,8 +62,9 @@ impl Metrics {
         self.claimed.fetch_add(claimed as u64, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with the queue figures read from the database.
-    pub fn render(&self, pending: i64, oldest_pending_age_secs: f64) -> String {
+    /// The Prometheus text exposition: the counters always, the queue figures when the database
+    /// gave them (`biotz_database_up` says whether it did).
+    pub fn render(&self, queue: Option<QueueFigures>) -> String {
         let mut out = String::new();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         out.push_str(
@@ -112,16 +120,23 @@ impl Metrics {
             get(&self.latency_sum_micros) as f64 / 1e6
         );
         let _ = writeln!(out, "biotz_delivery_attempt_duration_seconds_count {count}");
+        out.push_str("# HELP biotz_database_up Whether the database gave the queue figures for this scrape (1) or not (0: they are left out).\n");
+        out.push_str("# TYPE biotz_database_up gauge\n");
+        let _ = writeln!(out, "biotz_database_up {}", u8::from(queue.is_some()));
+        let Some(queue) = queue else {
+            return out;
+        };
         out.push_str(
             "# HELP biotz_deliveries_pending Deliveries waiting to be sent (due now or later).\n",
         );
         out.push_str("# TYPE biotz_deliveries_pending gauge\n");
-        let _ = writeln!(out, "biotz_deliveries_pending {pending}");
+        let _ = writeln!(out, "biotz_deliveries_pending {}", queue.pending);
         out.push_str("# HELP biotz_oldest_pending_delivery_age_seconds Age of the oldest pending delivery.\n");
         out.push_str("# TYPE biotz_oldest_pending_delivery_age_seconds gauge\n");
         let _ = writeln!(
             out,
-            "biotz_oldest_pending_delivery_age_seconds {oldest_pending_age_secs}"
+            "biotz_oldest_pending_delivery_age_seconds {}",
+            queue.oldest_pending_age_secs
         );
         out
     }
@@ -137,7 +152,10 @@ mod tests {
         metrics.record(NextStep::Succeeded, 3);
         metrics.record(NextStep::RetryAt(0), 200);
         metrics.record_skipped(2);
-        let text = metrics.render(7, 1.5);
+        let text = metrics.render(Some(QueueFigures {
+            pending: 7,
+            oldest_pending_age_secs: 1.5,
+        }));
         assert!(text.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"} 1"));
         assert!(text.contains("biotz_delivery_attempts_total{outcome=\"retry_scheduled\"} 1"));
         assert!(text.contains("biotz_deliveries_skipped_total 2"));
@@ -146,5 +164,17 @@ mod tests {
         assert!(text.contains("biotz_delivery_attempt_duration_seconds_count 2"));
         assert!(text.contains("biotz_deliveries_pending 7"));
         assert!(text.contains("biotz_oldest_pending_delivery_age_seconds 1.5"));
+        assert!(text.contains("biotz_database_up 1"));
+    }
+
+    #[test]
+    fn without_the_database_the_counters_stay_and_the_queue_gauges_go() {
+        let metrics = Metrics::default();
+        metrics.record(NextStep::Succeeded, 3);
+        let text = metrics.render(None);
+        assert!(text.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"} 1"));
+        assert!(text.contains("biotz_database_up 0"));
+        assert!(!text.contains("biotz_deliveries_pending"));
+        assert!(!text.contains("biotz_oldest_pending_delivery_age_seconds"));
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rumqttc::v5::mqttbytes::v5::Publish;
 use serde_json::Value;
 
-use crate::alarms::ingest::{self, IngestError, IngestInput, IngestWriter, Lookups};
+use crate::alarms::cache::Lookups;
+use crate::alarms::ingest::{self, IngestError, IngestInput, IngestWriter};
 use crate::alarms::schemas::SchemaCache;
 use crate::domain::DeviceId;
 use crate::store::{Ingested, Store, StoreError};

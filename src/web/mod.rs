@@ -6,7 +6,7 @@ mod availability;
 mod drain;
 pub mod error;
 pub mod extract;
-mod health;
+pub mod health;
 mod nul;
 pub mod pages;
 pub mod rate_limit;
@@ -27,7 +27,8 @@ use tower_http::trace::TraceLayer;
 
 pub use rate_limit::SignInLimiter;
 
-use crate::alarms::ingest::{IngestWriter, Lookups};
+use crate::alarms::cache::Lookups;
+use crate::alarms::ingest::IngestWriter;
 use crate::alarms::schemas::SchemaCache;
 use crate::dispatch::metrics::Metrics;
 use crate::store::Store;
@@ -64,8 +65,13 @@ pub struct WebSettings {
 }
 
 pub fn router(state: AppState) -> Router {
+    let health = health::Health {
+        store: state.store.clone(),
+        metrics: state.metrics.clone(),
+        mqtt: state.mqtt.clone(),
+    };
     let mut router = Router::new()
-        .merge(health::router())
+        .merge(health::router(health))
         .merge(assets::router())
         .nest("/api/v1", api::router())
         .merge(pages::router())

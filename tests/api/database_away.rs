@@ -179,6 +179,23 @@ async fn while_the_database_is_away_every_answer_is_a_quick_503_and_then_it_reco
             .expect("an answer");
         unavailable(listed).await;
     }
+    // The process's own counters are still served; the queue figures only if the database
+    // gave them in time.
+    let metrics = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"}"),
+        "{metrics}"
+    );
+    if postgres {
+        assert!(metrics.contains("biotz_database_up 0"), "{metrics}");
+        assert!(!metrics.contains("biotz_deliveries_pending"), "{metrics}");
+    }
 
     let ingest = client
         .post(app.url("/api/v1/ingest"))

@@ -21,6 +21,31 @@ async fn readyz_fails_when_the_database_is_gone() {
 }
 
 #[tokio::test]
+async fn metrics_answer_with_the_counters_while_the_database_is_unreachable() {
+    let app = TestApp::spawn().await;
+    let up = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(up.status(), StatusCode::OK);
+    let up = up.text().await.unwrap();
+    assert!(up.contains("biotz_database_up 1"), "{up}");
+    assert!(up.contains("biotz_deliveries_pending 0"), "{up}");
+
+    app.store.close().await;
+    let started = std::time::Instant::now();
+    let down = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(down.status(), StatusCode::OK);
+    let down = down.text().await.unwrap();
+    assert!(down.contains("biotz_database_up 0"), "{down}");
+    assert!(
+        down.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"} 0"),
+        "{down}"
+    );
+    assert!(down.contains("biotz_delivery_attempt_duration_seconds_count 0"));
+    assert!(!down.contains("biotz_deliveries_pending"), "{down}");
+    assert!(!down.contains("biotz_oldest_pending_delivery_age_seconds"));
+}
+
+#[tokio::test]
 async fn unknown_paths_get_404_as_json_under_the_api_and_as_a_page_elsewhere() {
     let app = TestApp::spawn().await;
     let api = reqwest::get(app.url("/api/v1/nothing-here")).await.unwrap();

@@ -7,15 +7,24 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::dispatch::delivery_when;
-use crate::helpers::{Api, TestApp};
+use sqlx::Connection;
+
+use crate::helpers::{Api, TestApp, TestDatabase};
 use crate::receiver::{Receiver, Reply, TLS};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A `biotz worker` on the app's database, trusting the test receivers.
 pub fn worker(app: &TestApp, timeout: &str, lease: &str) -> Child {
+    worker_command(app, timeout, lease)
+        .spawn()
+        .expect("biotz worker starts")
+}
+
+fn worker_command(app: &TestApp, timeout: &str, lease: &str) -> Command {
     let ca = app.temp_file("ca.pem", &TLS.ca_pem);
-    Command::new(env!("CARGO_BIN_EXE_biotz"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_biotz"));
+    command
         .arg("worker")
         .env("DATABASE_URL", app.database.url())
         .env("BIOTZ_MASTER_KEY", &app.master_key_hex)
@@ -26,9 +35,8 @@ pub fn worker(app: &TestApp, timeout: &str, lease: &str) -> Child {
         .env("BIOTZ_RETRY_SCHEDULE", "200ms,200ms,200ms")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("biotz worker starts")
+        .stderr(Stdio::inherit());
+    command
 }
 
 fn signal(child: &Child, signal: &str) {
@@ -192,4 +200,127 @@ async fn sigterm_finishes_attempts_in_flight_and_releases_the_rest() {
         "every attempt in flight finished and was recorded"
     );
     assert!(succeeded >= 8);
+}
+
+/// Starts a worker with `--listen 127.0.0.1:0`; returns it and the address it printed.
+async fn listening_worker(app: &TestApp) -> (Child, String) {
+    let mut node = worker_command(app, "5s", "15s")
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("biotz worker starts");
+    let stdout = node.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(WAIT, line)
+        .await
+        .expect("the worker says where it listens")
+        .unwrap()
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (node, format!("http://{address}"))
+}
+
+/// Scrapes `url` until `done` holds for the status and text, or panics after `WAIT`.
+async fn scrape_until(url: &str, what: &str, done: impl Fn(u16, &str) -> bool) -> String {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(response) = client.get(url).send().await {
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            if done(status, &text) {
+                return text;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "{what}: last answer {status} {text}"
+            );
+        }
+        assert!(start.elapsed() < WAIT, "{what}: no answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_with_listen_serves_its_metrics_and_readiness() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::without_dispatcher().await;
+    let tenant = app.tenant("Acme").await;
+    let api = app.api(&tenant);
+    let webhook = api.create_webhook("Receiver", &receiver.url).await;
+    let deliveries = queue_tests(&api, &webhook, 3).await;
+    let (node, base) = listening_worker(&app).await;
+    for id in &deliveries {
+        delivery_when(&api, id, "delivered by the worker", |d| {
+            d["status"] == "succeeded"
+        })
+        .await;
+    }
+    let metrics = format!("{base}/metrics");
+    scrape_until(&metrics, "the worker's counters", |status, text| {
+        status == 200
+            && text.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"} 3")
+            && text.contains("biotz_deliveries_leased_total{how=\"claimed\"} 3")
+            && text.contains("biotz_database_up 1")
+            && text.contains("biotz_deliveries_pending 0")
+    })
+    .await;
+    let healthz = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(healthz.status(), 200);
+    let readyz = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(readyz.status(), 200);
+
+    // The database goes: PostgreSQL's is dropped under the worker; SQLite's file (which open
+    // connections keep reading) stops being a biotz database.
+    match &app.database {
+        TestDatabase::Postgres {
+            admin_url, name, ..
+        } => {
+            let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
+        TestDatabase::Sqlite { url } => {
+            let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query("DROP TABLE _sqlx_migrations")
+                .execute(&mut db)
+                .await
+                .unwrap();
+        }
+    }
+    let not_ready = scrape_until(&format!("{base}/readyz"), "/readyz", |status, _| {
+        status == 503
+    })
+    .await;
+    assert!(not_ready.contains("database"), "{not_ready}");
+    let after = scrape_until(
+        &metrics,
+        "the counters without the database",
+        |status, _| status == 200,
+    )
+    .await;
+    assert!(
+        after.contains("biotz_delivery_attempts_total{outcome=\"succeeded\"} 3"),
+        "{after}"
+    );
+    if matches!(app.database, TestDatabase::Postgres { .. }) {
+        assert!(after.contains("biotz_database_up 0"), "{after}");
+        assert!(!after.contains("biotz_deliveries_pending"), "{after}");
+    }
+    signal(&node, "TERM");
+    wait_exit(node, WAIT).await;
 }

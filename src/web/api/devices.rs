@@ -65,9 +65,9 @@ async fn update_type(
     PathId(id): PathId<DeviceTypeId>,
     ApiJson(body): ApiJson<setup::DeviceTypeInput>,
 ) -> AppResult<Json<DeviceType>> {
-    Ok(Json(
-        setup::update_device_type(&state.store, &caller.org, &id, &body).await?,
-    ))
+    let device_type = setup::update_device_type(&state.store, &caller.org, &id, &body).await?;
+    state.lookups.forget_device_type(&id);
+    Ok(Json(device_type))
 }
 
 async fn delete_type(
@@ -76,6 +76,7 @@ async fn delete_type(
     PathId(id): PathId<DeviceTypeId>,
 ) -> AppResult<StatusCode> {
     state.store.delete_device_type(&caller.org, &id).await?;
+    state.lookups.forget_device_type(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,6 +166,7 @@ async fn delete_device(
     PathId(id): PathId<DeviceId>,
 ) -> AppResult<StatusCode> {
     state.store.delete_device(&caller.org, &id).await?;
+    state.lookups.forget_device(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,6 +176,7 @@ async fn regenerate_token(
     PathId(id): PathId<DeviceId>,
 ) -> AppResult<Json<Value>> {
     let token = devices::regenerate_token(&state.store, &caller.org, &id).await?;
+    state.lookups.forget_device(&id);
     let device = state.store.device(&caller.org, &id).await?;
     let mut body = json!(device);
     body["token"] = token.into();

@@ -147,7 +147,11 @@ async fn submit(
     let (input, row_of, mut errors) = to_input(&form, &rows);
     let saved = match target {
         Target::New => setup::create_device_type(&state.store, user.org(), &input).await,
-        Target::Edit(id) => setup::update_device_type(&state.store, user.org(), id, &input).await,
+        Target::Edit(id) => {
+            let saved = setup::update_device_type(&state.store, user.org(), id, &input).await;
+            state.lookups.forget_device_type(id);
+            saved
+        }
     };
     match saved {
         Ok(device_type) => {

@@ -195,6 +195,7 @@ async fn delete(
         let PathId(id) = id?;
         let device_type = state.store.device_type(user.org(), &id).await?;
         state.store.delete_device_type(user.org(), &id).await?;
+        state.lookups.forget_device_type(&id);
         Ok(redirect_with_flash(
             &state,
             jar,

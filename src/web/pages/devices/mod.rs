@@ -269,6 +269,7 @@ async fn delete(
         let PathId(id) = id?;
         let device = state.store.device(user.org(), &id).await?;
         state.store.delete_device(user.org(), &id).await?;
+        state.lookups.forget_device(&id);
         Ok(redirect_with_flash(
             &state,
             jar,

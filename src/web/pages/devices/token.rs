@@ -159,6 +159,7 @@ pub async fn regenerate(
     let result = async {
         let PathId(id) = id?;
         let token = devices::regenerate_token(&state.store, user.org(), &id).await?;
+        state.lookups.forget_device(&id);
         show_once(&state, &user, id, token, false).await
     }
     .await;
