@@ -60,6 +60,16 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
     Ok(hash.to_string())
 }
 
+/// `hash_password` on a blocking thread, off the async workers.
+pub async fn hash_password_blocking(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password)).await?
+}
+
+/// `verify_password` on a blocking thread, off the async workers.
+pub async fn verify_password_blocking(password: String, hash: String) -> anyhow::Result<bool> {
+    Ok(tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?)
+}
+
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
@@ -124,7 +134,7 @@ pub async fn add_user(
     account: CheckedAccount,
     role: Role,
 ) -> anyhow::Result<StoreResult<(Organization, User, bool)>> {
-    let hash = tokio::task::spawn_blocking(move || hash_password(&account.password)).await??;
+    let hash = hash_password_blocking(account.password).await?;
     Ok(store
         .create_user(&NewUser {
             org_name: &account.org_name,
@@ -150,7 +160,7 @@ pub async fn authenticate(
         Some((user, hash)) => (Some(user), hash),
         None => (None, decoy_hash().to_owned()),
     };
-    let valid = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?;
+    let valid = verify_password_blocking(password, hash).await?;
     Ok(user.filter(|_| valid))
 }
 

@@ -111,11 +111,7 @@ impl DemoReceiver {
     /// starts the simulated devices. Returns the demo user's password, new on every start.
     pub async fn start(self, store: &Store, app_url: String) -> anyhow::Result<String> {
         let password = random::token()[..16].to_owned();
-        let hash = tokio::task::spawn_blocking({
-            let password = password.clone();
-            move || crate::accounts::hash_password(&password)
-        })
-        .await??;
+        let hash = crate::accounts::hash_password_blocking(password.clone()).await?;
         let org = match store.organization_by_name(ORG).await? {
             Some(org) => {
                 store.set_password(EMAIL, &hash).await?;

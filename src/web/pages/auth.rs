@@ -258,10 +258,9 @@ async fn setup(
         }
     };
     let password = account.password.clone();
-    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await {
-        Ok(Ok(hash)) => hash,
-        Ok(Err(error)) => return super::error_page(None, AppError::Internal(error)),
-        Err(error) => return super::error_page(None, AppError::Internal(error.into())),
+    let hash = match accounts::hash_password_blocking(password).await {
+        Ok(hash) => hash,
+        Err(error) => return super::error_page(None, AppError::Internal(error)),
     };
     let new = NewUser {
         org_name: &account.org_name,

@@ -305,11 +305,7 @@ async fn change_password(
 ) -> Response {
     let result = async {
         let hash = state.store.password_hash(&user.session.user_id).await?;
-        let current = form.current.clone();
-        let matches =
-            tokio::task::spawn_blocking(move || accounts::verify_password(&current, &hash))
-                .await
-                .map_err(anyhow::Error::from)?;
+        let matches = accounts::verify_password_blocking(form.current.clone(), hash).await?;
         let mut errors = FieldErrors::new();
         if !matches {
             errors.add(
@@ -334,9 +330,7 @@ async fn change_password(
             ));
         }
         let password = form.password.clone();
-        let new_hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-            .await
-            .map_err(anyhow::Error::from)??;
+        let new_hash = accounts::hash_password_blocking(password).await?;
         let this_session = jar
             .get(SESSION_COOKIE)
             .map(|cookie| token_hash(cookie.value()))
@@ -456,10 +450,9 @@ async fn accept(
         return (jar, render_with(StatusCode::UNPROCESSABLE_ENTITY, &page)).into_response();
     }
     let password = form.password;
-    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await {
-        Ok(Ok(hash)) => hash,
-        Ok(Err(error)) => return super::error_page(None, AppError::Internal(error)),
-        Err(error) => return super::error_page(None, AppError::Internal(error.into())),
+    let hash = match accounts::hash_password_blocking(password).await {
+        Ok(hash) => hash,
+        Err(error) => return super::error_page(None, AppError::Internal(error)),
     };
     match state
         .store
